@@ -2,7 +2,8 @@
 
 An event fires at the step that covers its ``date`` quarter. Its effects either change a
 parameter (``set``, ``scale`` or ``add``; optionally only ``until`` a later quarter, after
-which the change is undone) or make a one-off ``action``: a power sends an extra amount
+which the change is undone), raise border tension between states (``clash``, by the magnitude of
+``model.clashes.tension``), or make a one-off ``action``: a power sends an extra amount
 through a channel to one state (or to all, spread like its regular budget), at once or
 spread ``over`` several quarters. The CSTO deployment to Kazakhstan (about 2,500 troops)
 and the Xi'an pledge ($3.7bn) are actions; the war in Ukraine is a cut in Russia's capacity.
@@ -25,7 +26,7 @@ from sim.registry import ParameterSet
 from sim.yamlio import LineMap
 
 OPERATIONS = ("set", "scale", "add")
-EFFECT_KEYS = frozenset({"parameter", *OPERATIONS, "action"})
+EFFECT_KEYS = frozenset({"parameter", *OPERATIONS, "action", "clash"})
 ACTION_KEYS = frozenset({"power", "state", "channel", "amount", "over"})
 EVENT_KEYS = frozenset({"id", "title", "date", "until", "source", "assumption", "description", "effects"})
 
@@ -64,6 +65,7 @@ class Event:
     description: str | None = None
     parameter_effects: tuple[ParameterEffect, ...] = ()
     actions: tuple[Action, ...] = ()
+    clashes: tuple[tuple[str, ...], ...] = ()  # groups of states whose border tension rises
 
     @property
     def quarter(self) -> str:
@@ -84,7 +86,7 @@ class EventLog:
 def match_parameters(pattern: str, params: ParameterSet) -> tuple[str, ...]:
     """Parameter paths matching a pattern; ``*`` stands for exactly one path segment."""
     if "*" not in pattern:
-        return (pattern,) if pattern in params else ()
+        return (pattern,) if params.materialize(pattern) else ()
     depth = pattern.count(".")
     return tuple(p for p in params.parameters if p.count(".") == depth and fnmatch.fnmatchcase(p, pattern))
 
@@ -137,7 +139,7 @@ def _parse_event(spec: Any, key: str, params: ParameterSet, origin: str | Path, 
     effects = spec["effects"]
     if not isinstance(effects, list) or not effects:
         raise fail("expected a non-empty list of effects", f"{key}.effects")
-    param_effects, actions = [], []
+    param_effects, actions, clashes = [], [], []
     for j, eff in enumerate(effects):
         ekey = f"{key}.effects.{j}"
         if not isinstance(eff, Mapping):
@@ -147,6 +149,16 @@ def _parse_event(spec: Any, key: str, params: ParameterSet, origin: str | Path, 
             if set(eff) != {"action"}:
                 raise fail("an action effect holds only `action`", ekey)
             actions.append(_parse_action(eff["action"], f"{ekey}.action", fail, _check_keys, powers, states))
+            continue
+        if "clash" in eff:
+            group = eff["clash"]
+            if set(eff) != {"clash"} or not isinstance(group, list) or not group:
+                raise fail("a clash effect is `clash: [STATE, ...]` and nothing else", ekey)
+            for state in group:
+                if state not in states:
+                    raise fail(f"unknown state (known: {', '.join(states)})", f"{ekey}.clash",
+                               closest(str(state), states))
+            clashes.append(tuple(str(x) for x in group))
             continue
         if "parameter" not in eff:
             raise fail("effect needs `parameter` with one of set/scale/add, or `action`", ekey)
@@ -170,7 +182,7 @@ def _parse_event(spec: Any, key: str, params: ParameterSet, origin: str | Path, 
     return Event(
         id=str(spec["id"]), date=date, title=str(spec.get("title", spec["id"])), until=until,
         source=spec.get("source"), assumption=spec.get("assumption"), description=spec.get("description"),
-        parameter_effects=tuple(param_effects), actions=tuple(actions),
+        parameter_effects=tuple(param_effects), actions=tuple(actions), clashes=tuple(clashes),
     )
 
 

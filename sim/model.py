@@ -210,6 +210,8 @@ class InfluenceModel(mesa.Model):
                     action.amount / action.over,
                     action.over,
                 ])
+            for group in event.clashes:
+                self.tension[[self.world.states.index(state) for state in group]] += self.world.clash_tension
             self.event_log.add(self.steps, event.date, "scheduled", event.id, event.title)
         if changed:
             self.world = build_world(self.parameters)

@@ -165,9 +165,26 @@ class ParameterSet:
     def copy(self) -> ParameterSet:
         return ParameterSet(dict(self.parameters), dict(self.labels), self._children)
 
+    def materialize(self, path: str) -> bool:
+        """Make ``path`` concrete if it names an actor covered by its map's ``others`` default.
+
+        ``states.KZ.aversion.russia`` does not exist while Russia falls under
+        ``states.KZ.aversion.others``; an override or event may still target it, and then
+        gets its own copy of the default (same unit, range and provenance) to change.
+        """
+        if path in self.parameters:
+            return True
+        parent, _, leaf = path.rpartition(".")
+        default = self.parameters.get(f"{parent}.others")
+        if default is None or leaf not in self.children("powers") + self.children("states"):
+            return False
+        self.parameters[path] = replace(default, path=path)
+        self._children = None
+        return True
+
     def override(self, path: str, value: Any, origin: str | Path | None = None, line: int | None = None) -> None:
         """Set a parameter's value after checking its type and range."""
-        if path not in self.parameters:
+        if not self.materialize(path):
             raise InputError("unknown parameter", file=origin, key=path, line=line, suggestion=self.suggest(path))
         param = self.parameters[path]
         self.parameters[path] = replace(param, value=param.checked(value, origin, path, line))
