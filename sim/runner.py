@@ -52,3 +52,36 @@ def run_scenario(scenario: Scenario, replications: int | None = None) -> tuple[p
     results = [run_replication(scenario, r, seed) for r, seed in enumerate(replication_seeds(scenario.seed, n))]
     return (pd.concat([r.table for r in results], ignore_index=True),
             pd.concat([r.events for r in results], ignore_index=True))
+
+
+def write_run_folder(scenario: Scenario, table: pd.DataFrame, events: pd.DataFrame, folder: Path) -> None:
+    """Write one scenario's results into ``folder``: table, events, chart, inputs, manifest."""
+    import shutil
+    from datetime import datetime, timezone
+
+    from sim import __version__
+    from sim.charts import overview_chart
+    from sim.store import atomic_write, atomic_write_json
+
+    atomic_write(folder / "influence.csv", lambda tmp: table.to_csv(tmp, index=False, float_format="%.6g"))
+    atomic_write(folder / "events.csv", lambda tmp: events.to_csv(tmp, index=False))
+    if scenario.path is not None and scenario.path.is_file():
+        shutil.copyfile(scenario.path, folder / "scenario.yaml")
+    w = scenario.parameters
+    powers = w.children("powers")
+    overview_chart(
+        table, folder / "overview.png", events,
+        colors={p: w.label(f"powers.{p}.color") for p in powers if w.label(f"powers.{p}.color")},
+        names={**{p: w.label(f"powers.{p}.name", p) for p in powers},
+               **{s: w.label(f"states.{s}.name", s) for s in w.children("states")}},
+        title=f"{scenario.title}: composite influence (mean and 90% band, "
+              f"{table['replication'].nunique()} replications)",
+        source_line=f"scenario {scenario.name} | seed {scenario.seed} | sim {__version__}",
+    )
+    atomic_write_json(folder / "manifest.json", {
+        "scenario": scenario.name, "title": scenario.title, "tool_version": __version__,
+        "root_seed": scenario.seed, "replications": int(table["replication"].nunique()),
+        "seeds": sorted(int(s) for s in table["seed"].unique()),
+        "period": [scenario.start_label, scenario.end_label], "steps": scenario.steps,
+        "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    })

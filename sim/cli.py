@@ -1,0 +1,179 @@
+"""Command line: ``sim run``, ``sim params``, ``sim validate``, ``sim patterns``.
+
+Thin by design: it parses arguments and calls library functions. Input errors are printed as
+one clear line (file, line, key, what was expected) without a traceback, exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from sim import __version__
+from sim.errors import InputError
+
+DEFAULT_RESULTS = Path("results")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; results already written are kept", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sim", description="Great-power influence in Central Asia: scenarios, "
+                                     "batch runs and parameters with their sources.")
+    parser.add_argument("--version", action="version", version=f"sim {__version__}")
+    sub = parser.add_subparsers(dest="command")
+
+    run = sub.add_parser("run", help="run a scenario and write its results and chart")
+    run.add_argument("scenario", type=Path)
+    run.add_argument("--replications", "-r", type=int, help="override the scenario's number of replications")
+    run.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results folder (default: results/)")
+    run.set_defaults(func=cmd_run)
+
+    params = sub.add_parser("params", help="list parameters with unit, range and source; or explain one")
+    params.add_argument("name", nargs="?", help="a parameter path, or a prefix such as powers.china")
+    params.add_argument("--scenario", type=Path, help="show values as a scenario sets them")
+    params.add_argument("--teachable", action="store_true", help="only parameters marked as teachable")
+    params.set_defaults(func=cmd_params)
+
+    validate = sub.add_parser("validate", help="check scenario files without running them")
+    validate.add_argument("files", nargs="+", type=Path)
+    validate.set_defaults(func=cmd_validate)
+
+    patterns = sub.add_parser("patterns", help="check the seven baseline patterns across replications")
+    patterns.add_argument("scenario", type=Path, nargs="?", default=Path("scenarios/baseline.yaml"))
+    patterns.add_argument("--replications", "-r", type=int, default=20)
+    patterns.set_defaults(func=cmd_patterns)
+    return parser
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from sim.runner import run_scenario, write_run_folder
+    from sim.scenario import load_scenario
+    from sim.store import StagedFolder
+
+    scenario = load_scenario(args.scenario)
+    n = args.replications or scenario.replications
+    if n < 1:
+        raise InputError(f"expected at least 1 replication, found {n}", key="--replications")
+    started = time.perf_counter()
+    table, events = run_scenario(scenario, n)
+    final = args.results / scenario.name
+    with StagedFolder(final) as folder:
+        write_run_folder(scenario, table, events, folder)
+    print(f"{scenario.name}: {n} replications x {scenario.steps} steps in {time.perf_counter() - started:.1f} s")
+    print(f"results: {final}/influence.csv ({len(table)} rows), chart: {final}/overview.png")
+    return 0
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    from sim.registry import default_parameters
+    from sim.scenario import load_scenario
+
+    params = load_scenario(args.scenario).parameters if args.scenario else default_parameters()
+    if args.name and args.name in params:
+        print(explain(params.get(args.name)))
+        return 0
+    chosen = [p for p in params if not args.name or p.path.startswith(args.name + ".")]
+    if args.teachable:
+        chosen = [p for p in chosen if p.teachable]
+    if not chosen:
+        raise InputError("no parameter by that name or prefix", key=args.name, suggestion=params.suggest(args.name))
+    print(parameter_table(chosen))
+    return 0
+
+
+def explain(p) -> str:  # type: ignore[no-untyped-def]
+    """Everything the registry knows about one parameter."""
+    lines = [p.path, f"  value:  {_value(p)}"]
+    if p.unit:
+        lines.append(f"  unit:   {p.unit}")
+    if p.range:
+        lines.append(f"  range:  [{p.range[0]:g}, {p.range[1]:g}]")
+    if p.choices:
+        lines.append(f"  choices: {', '.join(p.choices)}")
+    label = "source: " if p.source else "assumption: "
+    body = p.source or p.assumption or ""
+    lines.append(textwrap.fill(body, width=96, initial_indent=f"  {label}", subsequent_indent="    "))
+    if p.description:
+        lines.append(textwrap.fill(p.description, width=96, initial_indent="  about:  ", subsequent_indent="    "))
+    lines.append(f"  file:   {Path(p.file).name if p.file else '?'}" + (f", line {p.line}" if p.line else ""))
+    if p.teachable:
+        lines.append("  teachable: shown as a slider in the dashboard")
+    return "\n".join(lines)
+
+
+def _value(p) -> str:  # type: ignore[no-untyped-def]
+    if isinstance(p.value, list):
+        return "[" + ", ".join(p.value) + "]"
+    return f"{p.value:g}" if isinstance(p.value, (int, float)) else str(p.value)
+
+
+def parameter_table(params) -> str:  # type: ignore[no-untyped-def]
+    """A plain-text table: name, value, unit, range, source (shortened)."""
+    rows = [("name", "value", "unit", "range", "source")]
+    for p in params:
+        rng = f"[{p.range[0]:g}, {p.range[1]:g}]" if p.range else ("|".join(p.choices) if p.choices else "")
+        src = p.source if p.source else f"assumption: {p.assumption}"
+        rows.append((p.path, _value(p), p.unit or "", rng, _shorten(src, 70)))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    out = []
+    for k, row in enumerate(rows):
+        out.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
+        if k == 0:
+            out.append("  ".join("-" * w for w in widths) + "  " + "-" * 6)
+    out.append(f"\n{len(rows) - 1} parameters; `sim params NAME` shows the full source of one.")
+    return "\n".join(out)
+
+
+def _shorten(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from sim.scenario import load_scenario
+
+    failures = 0
+    for path in args.files:
+        try:
+            scenario = load_scenario(path)
+        except InputError as err:
+            failures += 1
+            print(f"error: {err}", file=sys.stderr)
+            continue
+        print(f"ok: {path} ({scenario.name}: {scenario.start_label}-{scenario.end_label}, "
+              f"{len(scenario.events)} events, {scenario.replications} replications)")
+    return 2 if failures else 0
+
+
+def cmd_patterns(args: argparse.Namespace) -> int:
+    from sim.patterns import check_patterns, format_results
+    from sim.runner import run_scenario
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    table, _ = run_scenario(scenario, args.replications)
+    results = check_patterns(table)
+    print(format_results(results))
+    return 0 if all(r.passed for r in results) else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
