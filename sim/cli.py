@@ -69,6 +69,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sim.store import StagedFolder
 
     scenario = load_scenario(args.scenario)
+    for warning in scenario.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     n = args.replications or scenario.replications
     if n < 1:
         raise InputError(f"expected at least 1 replication, found {n}", key="--replications")
@@ -158,6 +160,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             failures += 1
             print(f"error: {err}", file=sys.stderr)
             continue
+        for warning in scenario.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         print(f"ok: {path} ({scenario.name}: {scenario.start_label}-{scenario.end_label}, "
               f"{len(scenario.events)} events, {scenario.replications} replications)")
     return 2 if failures else 0

@@ -43,6 +43,7 @@ class Scenario:
     events: list[Event]
     path: Path | None = None
     given: dict[str, Any] = field(default_factory=dict)  # the file as written
+    warnings: list[str] = field(default_factory=list)  # legal but probably unintended
 
     @property
     def start_label(self) -> str:
@@ -118,10 +119,16 @@ def scenario_from_data(data: Any, lines: LineMap, origin: Path) -> Scenario:
     seed = _integer(data.get("seed", 0), "seed", lines, origin, 0, 2**63 - 1)
     replications = _integer(data.get("replications", 1), "replications", lines, origin, 1, MAX_REPLICATIONS)
     events = parse_events(data.get("events"), params, origin, lines)
+    end = start + steps * step_quarters  # first quarter after the period
+    warnings = [
+        f"{origin}: event `{e.id}` dated {e.quarter} lies outside the period "
+        f"{format_quarter(start)}-{format_quarter(end - 1)} and never fires"
+        for e in events if not start <= e.date < end
+    ]
     return Scenario(
         name=name.strip(), title=str(data.get("title", name)), description=str(data.get("description", "")),
         start=start, steps=steps, seed=seed, replications=replications, parameters=params, events=events,
-        path=origin, given=dict(data),
+        path=origin, given=dict(data), warnings=warnings,
     )
 
 

@@ -1,0 +1,90 @@
+"""The command line, as a user meets it: output files, tables, clean errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from sim.cli import main
+from tests.conftest import BASELINE
+
+
+def test_run_writes_table_chart_and_manifest(tmp_path, capsys):
+    assert main(["run", str(BASELINE), "--replications", "2", "--results", str(tmp_path)]) == 0
+    folder = tmp_path / "baseline"
+    for name in ("influence.csv", "events.csv", "overview.png", "manifest.json", "scenario.yaml"):
+        assert (folder / name).is_file(), name
+    table = pd.read_csv(folder / "influence.csv")
+    assert list(table.columns[:10]) == ["scenario", "replication", "seed", "step", "quarter", "power", "state",
+                                        "channel", "influence", "share"]
+    assert sorted(table["replication"].unique()) == [0, 1]
+    assert (folder / "overview.png").read_bytes()[:4] == b"\x89PNG"
+    assert "results:" in capsys.readouterr().out
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
+
+
+def test_bad_scenario_gives_one_clear_line_and_writes_nothing(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nparameters:\n  powers.china.budget.aidd: 5\n")
+    results = tmp_path / "results"
+    assert main(["run", str(bad), "--results", str(results)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {bad}: line 3: `powers.china.budget.aidd`")
+    assert "did you mean `powers.china.budget.aid`?" in err
+    assert "Traceback" not in err
+    assert not results.exists()
+
+
+def test_a_failed_rerun_keeps_the_previous_results(tmp_path, monkeypatch):
+    assert main(["run", str(BASELINE), "-r", "1", "--results", str(tmp_path)]) == 0
+    before = (tmp_path / "baseline" / "influence.csv").read_bytes()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("sim.charts.overview_chart", broken)
+    try:
+        main(["run", str(BASELINE), "-r", "2", "--results", str(tmp_path)])
+    except RuntimeError:
+        pass
+    assert (tmp_path / "baseline" / "influence.csv").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["baseline"]
+
+
+def test_params_lists_every_parameter_with_its_source(capsys, params):
+    assert main(["params"]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(params)} parameters" in out
+    assert "powers.china.budget.aid" in out and "USD m per quarter" in out and "Modern Diplomacy" in out or "$19.2bn" in out
+
+
+def test_params_name_explains_one(capsys):
+    assert main(["params", "states.TM.neutrality"]) == 0
+    out = capsys.readouterr().out
+    assert "UN General Assembly resolution 50/80" in out and "range:  [0, 1]" in out and "states.yaml" in out
+
+
+def test_params_prefix_and_typo(capsys):
+    assert main(["params", "powers.us"]) == 0
+    assert "powers.us.budget.aid" in capsys.readouterr().out
+    assert main(["params", "powers.china.budget.aidd"]) == 2
+    assert "did you mean `powers.china.budget.aid`" in capsys.readouterr().err
+
+
+def test_validate_reports_each_file(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nseed: -1\n")
+    assert main(["validate", str(BASELINE), str(bad)]) == 2
+    captured = capsys.readouterr()
+    assert "ok: " in captured.out and "seed" in captured.err
+
+
+def test_python_dash_m_and_console_script_work():
+    out = subprocess.run([sys.executable, "-m", "sim", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("sim ")
+    script = Path(sys.executable).with_name("sim")
+    if script.exists():
+        assert subprocess.run([str(script), "--version"], capture_output=True, text=True).returncode == 0

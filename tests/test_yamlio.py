@@ -1,0 +1,44 @@
+"""Safe YAML: no code, no bombs, no silent duplicates, line numbers kept."""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.errors import InputError
+from sim.yamlio import parse_yaml
+
+
+def test_line_numbers_are_recorded_for_nested_keys():
+    _, lines = parse_yaml("a:\n  b: 1\n  c:\n    - x\n")
+    assert lines["a.b"] == (2, 3)
+    assert lines["a.c.0"][0] == 4
+
+
+def test_python_tags_are_refused():
+    with pytest.raises(InputError, match="constructor"):
+        parse_yaml("a: !!python/object/apply:os.system ['echo hi']\n", "evil.yaml")
+
+
+def test_alias_expansion_bombs_are_refused():
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 7):
+        levels.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    with pytest.raises(InputError, match="alias"):
+        parse_yaml("\n".join(levels) + "\n", "bomb.yaml")
+
+
+def test_a_few_aliases_are_fine():
+    data, _ = parse_yaml("base: &b {x: 1}\nother: *b\n")
+    assert data["other"] == {"x": 1}
+
+
+def test_duplicate_keys_are_refused_with_their_line():
+    with pytest.raises(InputError) as err:
+        parse_yaml("a: 1\nb: 2\na: 3\n", "dup.yaml")
+    assert err.value.line == 3 and err.value.key == "a"
+
+
+def test_syntax_errors_name_line_and_column():
+    with pytest.raises(InputError) as err:
+        parse_yaml("a: [1, 2\nb: 3\n", "broken.yaml")
+    assert err.value.line == 2 and str(err.value).startswith("broken.yaml: line 2")
