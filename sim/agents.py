@@ -19,10 +19,11 @@ if TYPE_CHECKING:
     from sim.model import InfluenceModel
 
 
-class Power(mesa.Agent):
-    """A great power (China, Russia, the EU, the US, or one added by a scenario)."""
+class Actor(mesa.Agent):
+    """A named actor: its id in the data files and its position in the model's arrays."""
 
     model: InfluenceModel
+    _names_attribute = ""  # the World list holding display names for this kind of actor
 
     def __init__(self, model: InfluenceModel, index: int, key: str) -> None:
         super().__init__(model)
@@ -31,7 +32,14 @@ class Power(mesa.Agent):
 
     @property
     def name(self) -> str:
-        return self.model.world.power_names[self.index]
+        """Display name from the data files (``China``, ``Kazakhstan``)."""
+        return getattr(self.model.world, self._names_attribute)[self.index]
+
+
+class Power(Actor):
+    """A great power (China, Russia, the EU, the US, or one added by a scenario)."""
+
+    _names_attribute = "power_names"
 
     @property
     def influence(self) -> np.ndarray:
@@ -57,19 +65,10 @@ class Power(mesa.Agent):
         model.allocation[p] = amounts
 
 
-class State(mesa.Agent):
+class State(Actor):
     """A Central Asian state whose receptivity filters what the powers send."""
 
-    model: InfluenceModel
-
-    def __init__(self, model: InfluenceModel, index: int, key: str) -> None:
-        super().__init__(model)
-        self.index = index
-        self.key = key
-
-    @property
-    def name(self) -> str:
-        return self.model.world.state_names[self.index]
+    _names_attribute = "state_names"
 
     @property
     def influence(self) -> np.ndarray:

@@ -97,6 +97,7 @@ class InfluenceModel(mesa.Model):
         self._fire_events(first, first + self.step_quarters)
         self._perceive()
         self.powers.do("allocate")
+        self._pending = [item for item in self._pending if item[4] > 0]  # actions fully delivered
         self._absorb()
         self._random_events(first)
         self._record()
@@ -223,5 +224,3 @@ class InfluenceModel(mesa.Model):
                 quarters = min(item[4], self.step_quarters)
                 item[4] -= quarters
                 yield item[1], item[2], item[3] * quarters
-        if self._pending and power == len(self.world.powers) - 1:
-            self._pending = [item for item in self._pending if item[4] > 0]
