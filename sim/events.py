@@ -26,9 +26,6 @@ from sim.registry import ParameterSet
 from sim.yamlio import LineMap
 
 OPERATIONS = ("set", "scale", "add")
-EFFECT_KEYS = frozenset({"parameter", *OPERATIONS, "action", "clash"})
-ACTION_KEYS = frozenset({"power", "state", "channel", "amount", "over"})
-EVENT_KEYS = frozenset({"id", "title", "date", "until", "source", "assumption", "description", "effects"})
 
 
 @dataclass(frozen=True)
@@ -91,130 +88,68 @@ def match_parameters(pattern: str, params: ParameterSet) -> tuple[str, ...]:
     return tuple(p for p in params.parameters if p.count(".") == depth and fnmatch.fnmatchcase(p, pattern))
 
 
-def parse_events(raw: Any, params: ParameterSet, origin: str | Path, lines: LineMap, key: str = "events",
-                 powers: list[str] | None = None, states: list[str] | None = None) -> list[Event]:
-    """Validate the ``events`` list of a scenario against the parameters and actors."""
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise InputError("expected a list of events", file=origin, key=key, line=lines.get(key, (None,))[0])
-    powers = powers if powers is not None else params.children("powers")
-    states = states if states is not None else params.children("states")
-    events, seen = [], set()
-    for i, spec in enumerate(raw):
-        events.append(_parse_event(spec, f"{key}.{i}", params, origin, lines, powers, states))
-        if events[-1].id in seen:
-            raise InputError("two events share this id", file=origin, key=f"{key}.{i}.id",
-                             line=lines.get(f"{key}.{i}.id", (None,))[0])
-        seen.add(events[-1].id)
-    return events
+def parse_event(spec: Mapping[str, Any], key: str, params: ParameterSet, origin: str | Path, lines: LineMap,
+                powers: list[str], states: list[str]) -> Event:
+    """Check one event against the registry and actors; its shape was checked by the schema.
 
-
-def _parse_event(spec: Any, key: str, params: ParameterSet, origin: str | Path, lines: LineMap,
-                 powers: list[str], states: list[str]) -> Event:
-    def line(k: str) -> int | None:
-        return lines.get(k, lines.get(key, (None,)))[0]
-
+    ``spec`` is the event as a plain mapping (``schema.Event`` dumped without unset keys).
+    """
     def fail(message: str, k: str = key, suggestion: str | None = None) -> InputError:
-        return InputError(message, file=origin, key=k, line=line(k), suggestion=suggestion)
+        return InputError(message, file=origin, key=k, line=lines.get(k, lines.get(key, (None,)))[0],
+                          suggestion=suggestion)
 
-    if not isinstance(spec, Mapping):
-        raise fail(f"expected an event mapping with id, date and effects, found {spec!r}")
-    _check_keys(spec, EVENT_KEYS, key, fail)
-    for required in ("id", "date", "effects"):
-        if required not in spec:
-            raise fail(f"event lacks `{required}`")
-    if not (spec.get("source") or spec.get("assumption")):
-        raise fail("event has no `source` (article and date) and no `assumption` note")
-    quarters = {}
-    for name in ("date", "until"):
-        if spec.get(name) is not None:
-            try:
-                quarters[name] = parse_quarter(spec[name])
-            except ValueError as err:
-                raise fail(str(err), f"{key}.{name}") from None
-    date, until = quarters["date"], quarters.get("until")
+    date = parse_quarter(spec["date"])
+    until = parse_quarter(spec["until"]) if spec.get("until") is not None else None
     if until is not None and until < date:
         raise fail(f"`until` {format_quarter(until)} is before `date` {format_quarter(date)}", f"{key}.until")
-    effects = spec["effects"]
-    if not isinstance(effects, list) or not effects:
-        raise fail("expected a non-empty list of effects", f"{key}.effects")
     param_effects, actions, clashes = [], [], []
-    for j, eff in enumerate(effects):
+    for j, eff in enumerate(spec["effects"]):
         ekey = f"{key}.effects.{j}"
-        if not isinstance(eff, Mapping):
-            raise fail(f"expected an effect mapping, found {eff!r}", ekey)
-        _check_keys(eff, EFFECT_KEYS, ekey, fail)
-        if "action" in eff:
-            if set(eff) != {"action"}:
-                raise fail("an action effect holds only `action`", ekey)
-            actions.append(_parse_action(eff["action"], f"{ekey}.action", fail, _check_keys, powers, states))
-            continue
-        if "clash" in eff:
-            group = eff["clash"]
-            if set(eff) != {"clash"} or not isinstance(group, list) or not group:
-                raise fail("a clash effect is `clash: [STATE, ...]` and nothing else", ekey)
-            for state in group:
+        if eff.get("action") is not None:
+            actions.append(_parse_action(eff["action"], f"{ekey}.action", fail, powers, states))
+        elif eff.get("clash") is not None:
+            for state in eff["clash"]:
                 if state not in states:
                     raise fail(f"unknown state (known: {', '.join(states)})", f"{ekey}.clash",
                                closest(str(state), states))
-            clashes.append(tuple(str(x) for x in group))
-            continue
-        if "parameter" not in eff:
-            raise fail("effect needs `parameter` with one of set/scale/add, or `action`", ekey)
-        ops = [op for op in OPERATIONS if op in eff]
-        if len(ops) != 1:
-            raise fail("effect needs exactly one of `set`, `scale` or `add`", ekey)
-        pattern, op, value = str(eff["parameter"]), ops[0], eff[ops[0]]
-        paths = match_parameters(pattern, params)
-        if not paths:
-            raise fail("unknown parameter", f"{ekey}.parameter", suggestion=params.suggest(pattern))
-        for path in paths:
-            param = params.get(path)
-            if op in ("scale", "add"):
-                if not param.is_number or isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise fail(f"`{op}` needs a number and a numeric parameter", f"{ekey}.{op}")
-                result = param.value * value if op == "scale" else param.value + value
-                param.checked(result, origin, f"{ekey}.{op}", line(f"{ekey}.{op}"))
-            else:
-                param.checked(value, origin, f"{ekey}.set", line(f"{ekey}.set"))
-        param_effects.append(ParameterEffect(pattern, op, value, paths))
+            clashes.append(tuple(str(x) for x in eff["clash"]))
+        else:
+            param_effects.append(_parse_parameter_effect(eff, ekey, params, fail, origin, lines))
     return Event(
-        id=str(spec["id"]), date=date, title=str(spec.get("title", spec["id"])), until=until,
+        id=str(spec["id"]), date=date, title=str(spec.get("title") or spec["id"]), until=until,
         source=spec.get("source"), assumption=spec.get("assumption"), description=spec.get("description"),
         parameter_effects=tuple(param_effects), actions=tuple(actions), clashes=tuple(clashes),
     )
 
 
-def _check_keys(spec: Mapping[str, Any], allowed: frozenset[str], key: str, fail: Any) -> None:
-    for k in spec:
-        if k not in allowed:
-            raise fail("unknown key", f"{key}.{k}", closest(str(k), allowed))
+def _parse_parameter_effect(eff: Mapping[str, Any], ekey: str, params: ParameterSet, fail: Any,
+                            origin: str | Path, lines: LineMap) -> ParameterEffect:
+    op = next(op for op in OPERATIONS if eff.get(op) is not None)
+    pattern, value = str(eff["parameter"]), eff[op]
+    paths = match_parameters(pattern, params)
+    if not paths:
+        raise fail("unknown parameter", f"{ekey}.parameter", params.suggest(pattern))
+    line = lines.get(f"{ekey}.{op}", lines.get(ekey, (None,)))[0]
+    for path in paths:
+        param = params.get(path)
+        if op in ("scale", "add"):
+            if not param.is_number:
+                raise fail(f"`{op}` needs a numeric parameter; `{path}` is not one", f"{ekey}.{op}")
+            result = param.value * value if op == "scale" else param.value + value
+            param.checked(result, origin, f"{ekey}.{op}", line)
+        else:
+            param.checked(value, origin, f"{ekey}.set", line)
+    return ParameterEffect(pattern, op, value, paths)
 
 
-def _parse_action(spec: Any, key: str, fail: Any, check_keys: Any, powers: list[str], states: list[str]) -> Action:
-    if not isinstance(spec, Mapping):
-        raise fail("expected an action mapping with power, channel and amount", key)
-    check_keys(spec, ACTION_KEYS, key, fail)
-    for required in ("power", "channel", "amount"):
-        if required not in spec:
-            raise fail(f"action lacks `{required}`", key)
+def _parse_action(spec: Mapping[str, Any], key: str, fail: Any, powers: list[str], states: list[str]) -> Action:
     if spec["power"] not in powers:
         raise fail(f"unknown power (known: {', '.join(powers)})", f"{key}.power", closest(str(spec["power"]), powers))
     state = spec.get("state")
     if state is not None and state != "all" and state not in states:
         raise fail(f"unknown state (known: {', '.join(states)}, or all)", f"{key}.state", closest(str(state), states))
-    if spec["channel"] not in CHANNELS:
-        raise fail(f"unknown channel (known: {', '.join(CHANNELS)})", f"{key}.channel",
-                   closest(str(spec["channel"]), CHANNELS))
-    amount = spec["amount"]
-    if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount < 0:
-        raise fail(f"expected a non-negative amount in channel units, found {amount!r}", f"{key}.amount")
-    over = spec.get("over", 1)
-    if isinstance(over, bool) or not isinstance(over, int) or not 1 <= over <= 400:
-        raise fail(f"expected `over` as a whole number of quarters in [1, 400], found {over!r}", f"{key}.over")
-    return Action(power=str(spec["power"]), channel=str(spec["channel"]), amount=float(amount),
-                  state=None if state in (None, "all") else str(state), over=over)
+    return Action(power=str(spec["power"]), channel=str(spec["channel"]), amount=float(spec["amount"]),
+                  state=None if state in (None, "all") else str(state), over=int(spec.get("over", 1)))
 
 
 def apply_parameter_effect(params: ParameterSet, effect: ParameterEffect) -> list[tuple[str, Any]]:
