@@ -126,3 +126,42 @@ def _event_key(events: pd.DataFrame) -> str:
         line += item + "; "
     lines.append(line.rstrip("; "))
     return "\n".join(lines)
+
+
+#: Above this many design points the per-point overview charts are skipped (see issue 4's sweep charts).
+MAX_OVERVIEW_POINTS = 6
+
+
+def standard_charts(scenario, store) -> list[Path]:  # type: ignore[no-untyped-def]
+    """The standard charts of an experiment, drawn from its stored parts only."""
+    import pyarrow.dataset as ds
+
+    from sim import __version__
+
+    params = scenario.parameters
+    powers = params.children("powers")
+    colors = {p: params.label(f"powers.{p}.color") for p in powers if params.label(f"powers.{p}.color")}
+    names = {**{p: params.label(f"powers.{p}.name", p) for p in powers},
+             **{s: params.label(f"states.{s}.name", s) for s in params.children("states")}}
+    events = store.events()
+    made = []
+    points = scenario.design if len(scenario.design) <= MAX_OVERVIEW_POINTS else []
+    for point in points:
+        table = store.table(filters=(ds.field("channel") == "composite") & (ds.field("point") == point.index))
+        if table.empty:
+            continue
+        for column in ("power", "state", "channel", "quarter", "scenario"):
+            if not hasattr(table[column], "cat"):
+                table[column] = table[column].astype("category")
+        runs = set(table["run"].unique())
+        name = "overview.png" if len(scenario.design) == 1 else f"overview-point{point.index}.png"
+        label = "" if len(scenario.design) == 1 else f" [{point.label}]"
+        overview_chart(
+            table, store.folder / name, events[events["run"].isin(runs)] if len(events) else None, colors, names,
+            title=f"{scenario.title}{label}: composite influence (mean and 90% band, "
+                  f"{table['replication'].nunique()} replications)",
+            source_line=f"scenario {scenario.name} | experiment {store.folder.name} | seed {scenario.seed} | "
+                        f"sim {__version__}",
+        )
+        made.append(store.folder / name)
+    return made

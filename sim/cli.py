@@ -40,11 +40,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sim {__version__}")
     sub = parser.add_subparsers(dest="command")
 
-    run = sub.add_parser("run", help="run a scenario and write its results and chart")
+    run = sub.add_parser("run", help="run a scenario's experiment (design x replications) and store the results")
     run.add_argument("scenario", type=Path)
     run.add_argument("--replications", "-r", type=int, help="override the scenario's number of replications")
-    run.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results folder (default: results/)")
+    run.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results root folder (default: results/)")
+    run.add_argument("--executor", choices=("serial", "processes", "dask"), default="processes",
+                     help="where runs execute (default: local processes)")
+    run.add_argument("--workers", "-w", type=int, help="worker processes (default: all cores)")
+    run.add_argument("--scheduler", help="Dask scheduler address (with --executor dask; default: a local cluster)")
+    run.add_argument("--resume", nargs="?", const=True, default=False, metavar="ID",
+                     help="complete the latest (or the given) partial experiment of this scenario")
+    run.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     run.set_defaults(func=cmd_run)
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of scenario files")
+    schema.set_defaults(func=cmd_schema)
 
     params = sub.add_parser("params", help="list parameters with unit, range and source; or explain one")
     params.add_argument("name", nargs="?", help="a parameter path, or a prefix such as powers.china")
@@ -64,23 +74,40 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from sim.runner import run_scenario, write_run_folder
+    from sim.experiment import run_experiment
     from sim.scenario import load_scenario
-    from sim.store import StagedFolder
 
     scenario = load_scenario(args.scenario)
     for warning in scenario.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    n = args.replications or scenario.replications
-    if n < 1:
-        raise InputError(f"expected at least 1 replication, found {n}", key="--replications")
-    started = time.perf_counter()
-    table, events = run_scenario(scenario, n)
-    final = args.results / scenario.name
-    with StagedFolder(final) as folder:
-        write_run_folder(scenario, table, events, folder)
-    print(f"{scenario.name}: {n} replications x {scenario.steps} steps in {time.perf_counter() - started:.1f} s")
-    print(f"results: {final}/influence.csv ({len(table)} rows), chart: {final}/overview.png")
+        print(f"warning: {args.scenario}: {warning}", file=sys.stderr)
+    if args.workers is not None and args.workers < 1:
+        raise InputError(f"expected at least 1 worker, found {args.workers}", key="--workers")
+    result = run_experiment(scenario, results=args.results, executor=args.executor, workers=args.workers,
+                            scheduler=args.scheduler, resume=args.resume, replications=args.replications,
+                            progress=not args.quiet)
+    print(f"{scenario.name}: {result.ok} of {result.runs} runs ok, {result.failed} failed, "
+          f"{result.seconds:.1f} s {result.where}".rstrip())
+    print(f"results: {result.folder} ({result.status})")
+    if (result.folder / "influence.csv").exists():
+        print(f"table: {result.folder / 'influence.csv'}")
+    for chart in sorted(result.folder.glob("overview*.png")):
+        print(f"chart: {chart}")
+    if result.failed:
+        print(f"failed runs are listed with their errors in {result.folder / 'runs.csv'}", file=sys.stderr)
+    if result.interrupted:
+        print(f"interrupted; finished runs are kept. Resume with: sim run {args.scenario} --resume "
+              f"{result.folder.name}", file=sys.stderr)
+        return 130
+    return 0 if result.status == "complete" else 1
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from sim.registry import default_parameters
+    from sim.schema import json_schema
+
+    print(json.dumps(json_schema([p.path for p in default_parameters()]), indent=2))
     return 0
 
 

@@ -12,7 +12,9 @@ concentration, dominant``
 * ``concentration`` is the Herfindahl-Hirschman index across powers for that state, channel
   and step (the same on each power's row), ``dominant`` is true on the leading power's row;
 * ``state`` is a state id, or ``region`` for the aggregate weighted by population or GDP
-  (``model.regional_weight``).
+  (``model.regional_weight``);
+* ``run`` identifies the run within its experiment and ``point`` its design point (the
+  parameter values of both are in the experiment's ``runs.csv`` and ``design.csv``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import pandas as pd
 from sim import mechanisms as mech
 
 COLUMNS = ("scenario", "replication", "seed", "step", "quarter", "power", "state", "channel", "influence", "share",
-           "concentration", "dominant")
+           "concentration", "dominant", "run", "point")
 OUTPUT_CHANNELS = (*mech.CHANNELS, "composite")
 REGION = "region"
 
@@ -56,6 +58,8 @@ def tidy_table(
     replication: int,
     seed: int,
     every: int = 1,
+    run: int = 0,
+    point: int = 0,
 ) -> pd.DataFrame:
     """Long table of one run. ``every`` keeps every k-th step (the last step always)."""
     T = influence.shape[0]
@@ -79,14 +83,17 @@ def tidy_table(
         "share": ind["share"].reshape(-1),
         "concentration": np.broadcast_to(ind["concentration"][:, None], values.shape).reshape(-1),
         "dominant": ind["dominant"].reshape(-1),
+        "run": np.full(grid.shape[1], run, dtype=np.int32),
+        "point": np.full(grid.shape[1], point, dtype=np.int32),
     })
 
 
-def model_table(model, scenario: str, replication: int, seed: int, every: int = 1) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+def model_table(model, scenario: str, replication: int, seed: int, every: int = 1,  # type: ignore[no-untyped-def]
+                run: int = 0, point: int = 0) -> pd.DataFrame:
     """The tidy table of a finished :class:`~sim.model.InfluenceModel` run."""
     n = model.steps
     return tidy_table(
         model.influence_history[:n], model.composite_history[:n], model.world.regional_weights,
         model.world.powers, model.world.states, [model.quarter_of_step(k + 1) for k in range(n)],
-        scenario, replication, seed, every,
+        scenario, replication, seed, every, run, point,
     )

@@ -1,15 +1,14 @@
 """Writing results so that nothing is ever half-written.
 
 Files are written to a temporary name in the same folder and renamed into place (an atomic
-operation on POSIX file systems); a results folder is staged beside its final place and
-swapped in whole, so a crash leaves either the previous results or the new ones.
+operation on POSIX file systems), so a reader, a crash or an interrupt sees either the old
+file or the complete new one, never half of it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -44,33 +43,3 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 def atomic_write_json(path: str | Path, data: Any) -> Path:
     return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
-
-
-class StagedFolder:
-    """A results folder built beside its destination and swapped in only when complete.
-
-    Use as a context manager: on success the staged folder replaces ``final``; on any error
-    (or Ctrl-C) the staging folder is removed and ``final`` is left as it was.
-    """
-
-    def __init__(self, final: str | Path) -> None:
-        self.final = Path(final)
-        self.final.parent.mkdir(parents=True, exist_ok=True)
-        self.path = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.", suffix=".staging", dir=self.final.parent))
-        os.chmod(self.path, 0o777 & ~_umask())
-
-    def __enter__(self) -> Path:
-        return self.path
-
-    def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
-        if exc_type is not None:
-            shutil.rmtree(self.path, ignore_errors=True)
-            return
-        old = None
-        if self.final.exists():
-            old = self.final.with_name(f".{self.final.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(self.final, old)
-        os.replace(self.path, self.final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)

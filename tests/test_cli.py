@@ -12,18 +12,27 @@ from sim.cli import main
 from tests.conftest import BASELINE
 
 
+def _only_experiment(results: Path) -> Path:
+    folders = [p for p in (results / "baseline").iterdir() if p.is_dir() and not p.is_symlink()]
+    assert len(folders) == 1
+    return folders[0]
+
+
 def test_run_writes_table_chart_and_manifest(tmp_path, capsys):
-    assert main(["run", str(BASELINE), "--replications", "2", "--results", str(tmp_path)]) == 0
-    folder = tmp_path / "baseline"
-    for name in ("influence.csv", "events.csv", "overview.png", "manifest.json", "scenario.yaml"):
+    assert main(["run", str(BASELINE), "--replications", "2", "--results", str(tmp_path), "--workers", "1"]) == 0
+    folder = _only_experiment(tmp_path)
+    for name in ("influence.csv", "events.csv", "overview.png", "manifest.json", "runs.csv", "design.csv",
+                 "scenario.resolved.yaml", "scenario/baseline.yaml"):
         assert (folder / name).is_file(), name
     table = pd.read_csv(folder / "influence.csv")
     assert list(table.columns[:10]) == ["scenario", "replication", "seed", "step", "quarter", "power", "state",
                                         "channel", "influence", "share"]
     assert sorted(table["replication"].unique()) == [0, 1]
     assert (folder / "overview.png").read_bytes()[:4] == b"\x89PNG"
-    assert "results:" in capsys.readouterr().out
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
+    out = capsys.readouterr().out
+    assert f"results: {folder} (complete)" in out
+    assert (tmp_path / "baseline" / "latest").resolve() == folder.resolve()
+    assert not list(folder.rglob(".*.tmp"))  # no temporary file left behind
 
 
 def test_bad_scenario_gives_one_clear_line_and_writes_nothing(tmp_path, capsys):
@@ -36,22 +45,6 @@ def test_bad_scenario_gives_one_clear_line_and_writes_nothing(tmp_path, capsys):
     assert "did you mean `powers.china.budget.aid`?" in err
     assert "Traceback" not in err
     assert not results.exists()
-
-
-def test_a_failed_rerun_keeps_the_previous_results(tmp_path, monkeypatch):
-    assert main(["run", str(BASELINE), "-r", "1", "--results", str(tmp_path)]) == 0
-    before = (tmp_path / "baseline" / "influence.csv").read_bytes()
-
-    def broken(*args, **kwargs):
-        raise RuntimeError("disk on fire")
-
-    monkeypatch.setattr("sim.charts.overview_chart", broken)
-    try:
-        main(["run", str(BASELINE), "-r", "2", "--results", str(tmp_path)])
-    except RuntimeError:
-        pass
-    assert (tmp_path / "baseline" / "influence.csv").read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["baseline"]
 
 
 def test_params_lists_every_parameter_with_its_source(capsys, params):
