@@ -106,7 +106,8 @@ def _grid(grid: dict[str, Any], params: ParameterSet, locate: Locate) -> list[di
         if not raw:
             file, line = locate(key)
             raise InputError("expected at least one value", file=file, key=key, line=line)
-        values = [_check(params, path, v, key, locate) for v in raw]
+        values = [_check(params, path, v, key if isinstance(spec, schema.GridRange) else f"{key}.{i}", locate)
+                  for i, v in enumerate(raw)]
         axes.append([(path, v) for v in values])
     return [dict(combo) for combo in itertools.product(*axes)]
 
