@@ -22,6 +22,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -85,8 +86,23 @@ def execute_chunk(scenario: Scenario, folder: str, tasks: list[RunTask]) -> list
     return [execute_run(scenario, folder, task) for task in tasks]
 
 
-def _ignore_sigint() -> None:
+def _init_worker() -> None:
+    """Worker setup: leave Ctrl-C to the main process, and die with it.
+
+    A pool worker blocks on its task queue, whose write end it inherited at fork, so it would
+    never see end-of-file if the main process were killed (SIGKILL, OOM killer): it would
+    hang forever as an orphan. A watchdog thread ends the worker when its parent is gone; a
+    run cut short that way has no record and is recomputed on resume.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
 class SerialExecutor(Executor):
@@ -113,7 +129,7 @@ def open_executor(kind: str, workers: int, scheduler: str | None = None) -> Iter
         from concurrent.futures import ProcessPoolExecutor
 
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
-                                   initializer=_ignore_sigint)
+                                   initializer=_init_worker)
         try:
             yield pool, f"on {workers} local processes"
         finally:

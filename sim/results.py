@@ -189,7 +189,8 @@ def latest_experiment(scenario_folder: Path) -> Path | None:
     """The most recent experiment folder of a scenario (ids sort by time)."""
     if not scenario_folder.is_dir():
         return None
-    candidates = sorted(p for p in scenario_folder.iterdir() if p.is_dir() and (p / "manifest.json").exists())
+    candidates = sorted(p for p in scenario_folder.iterdir()
+                        if p.is_dir() and not p.is_symlink() and (p / "manifest.json").exists())
     return candidates[-1] if candidates else None
 
 
