@@ -42,6 +42,9 @@ class InfluenceModel(mesa.Model):
         start: first quarter, e.g. ``"2019Q1"``.
         steps: number of steps the recorder preallocates (it grows if run longer).
         rng: seed or generator; the same seed gives identical results.
+        initial_state: (stocks, tension) after the spin-up, from :meth:`initial_state` of a
+            model with the same parameters; skips the spin-up (it draws no random numbers,
+            so reusing it across replications changes nothing but the time taken).
     """
 
     def __init__(
@@ -51,6 +54,7 @@ class InfluenceModel(mesa.Model):
         start: str | int = DEFAULT_START,
         steps: int = DEFAULT_STEPS,
         rng: Any = None,
+        initial_state: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         super().__init__(rng=rng)
         self.parameters = parameters.copy() if parameters is not None else default_parameters()
@@ -71,11 +75,17 @@ class InfluenceModel(mesa.Model):
         self.powers = self.agents_by_type[Power]
         self.states = self.agents_by_type[State]
 
-        self.stocks = np.zeros((P, S, C))
-        self.tension = np.zeros(S)
         self.allocation = np.zeros((P, S, C))
+        if initial_state is None:
+            self.stocks = np.zeros((P, S, C))
+            self.tension = np.zeros(S)
+            self._perceive()
+            self._spin_up()
+        else:
+            self.stocks, self.tension = (np.array(a, dtype=float) for a in initial_state)
+            if self.stocks.shape != (P, S, C) or self.tension.shape != (S,):
+                raise ValueError("initial_state does not match the actors of these parameters")
         self._perceive()
-        self._spin_up()
 
         self.influence_history = np.zeros((steps, P, S, C))
         self.composite_history = np.zeros((steps, P, S))
@@ -172,6 +182,10 @@ class InfluenceModel(mesa.Model):
         self.threat_history = np.concatenate([self.threat_history, np.zeros_like(self.threat_history[:n])])
 
     # -- initialisation ----------------------------------------------------------------
+    def initial_state(self) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of (stocks, tension) as they stand; after construction, the spun-up start."""
+        return self.stocks.copy(), self.tension.copy()
+
     def _spin_up(self) -> None:
         """Run the 2019 budgets from empty stocks so the start follows from the parameters.
 

@@ -7,9 +7,9 @@ Layout (every file written atomically: temporary name, then rename)::
     scenario/                the scenario files as given (the whole extends chain)
     scenario.resolved.yaml   the scenario after extends and defaults, every parameter value
     design.csv               design points: index, label, variant, parameter values
-    runs/run-NNNNNN.json     one record per finished run: seed, status, error, traceback, timing
+    runs/run-NNNNNN.json     one record per finished run: seed, status, error, traceback, timing,
+                             and the run's (short) event log
     parts/run-NNNNNN.parquet the run's tidy table, written before its record
-    parts/events-NNNNNN.parquet  the run's event log
     runs.csv                 all run records as a table (rebuilt at the end and on interrupt)
     influence.csv, events.csv  CSV exports for spreadsheets (skipped for very large experiments)
     overview.png             the standard chart
@@ -83,9 +83,6 @@ class ExperimentStore:
     def part_path(self, run: int) -> Path:
         return self.folder / "parts" / f"run-{run:06d}.parquet"
 
-    def events_path(self, run: int) -> Path:
-        return self.folder / "parts" / f"events-{run:06d}.parquet"
-
     def record_path(self, run: int) -> Path:
         return self.folder / "runs" / f"run-{run:06d}.json"
 
@@ -100,13 +97,15 @@ class ExperimentStore:
         return data
 
     # -- runs ------------------------------------------------------------------------------
-    def write_run(self, record: dict[str, Any], table: pd.DataFrame | None, events: pd.DataFrame | None) -> None:
-        """Put a finished run on disk: its tables first, then the record that vouches for them."""
+    def write_run(self, record: dict[str, Any], table: pd.DataFrame | None) -> None:
+        """Put a finished run on disk: its table first, then the record that vouches for it."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         run = int(record["run"])
         if table is not None:
-            atomic_write(self.part_path(run), lambda tmp: table.to_parquet(tmp, index=False))
-        if events is not None:
-            atomic_write(self.events_path(run), lambda tmp: events.to_parquet(tmp, index=False))
+            arrow = pa.Table.from_pandas(table, preserve_index=False, nthreads=1)
+            atomic_write(self.part_path(run), lambda tmp: pq.write_table(arrow, tmp))
         atomic_write_json(self.record_path(run), record)
 
     def records(self) -> list[dict[str, Any]]:
@@ -132,7 +131,7 @@ class ExperimentStore:
             return pd.DataFrame(columns=["run", "point", "replication", "seed", "status"])
         flat = []
         for r in records:
-            row = {k: v for k, v in r.items() if k not in ("parameters", "traceback")}
+            row = {k: v for k, v in r.items() if k not in ("parameters", "traceback", "events")}
             row.update({f"param:{k}": v for k, v in (r.get("parameters") or {}).items()})
             row["traceback"] = (r.get("traceback") or "")[-2000:]
             flat.append(row)
@@ -162,9 +161,12 @@ class ExperimentStore:
         return frame
 
     def events(self) -> pd.DataFrame:
-        files = [self.events_path(r) for r in sorted(self.finished()) if self.events_path(r).exists()]
-        frames = [pd.read_parquet(f) for f in files]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        """The event logs of all finished runs, in run order."""
+        from sim.runner import EVENT_COLUMNS
+
+        done = self.finished()
+        rows = [e for r in self.records() if r["run"] in done for e in r.get("events", [])]
+        return pd.DataFrame(rows, columns=EVENT_COLUMNS)
 
     def export_csv(self, name: str, files: list[Path]) -> int:
         """Stream parquet parts into one CSV (bounded memory); returns rows written."""

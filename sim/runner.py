@@ -40,14 +40,21 @@ class RunResult:
     events: pd.DataFrame
 
 
-def build_model(scenario: Scenario, seed: int, overrides: Mapping[str, Any] | None = None) -> InfluenceModel:
+def build_model(scenario: Scenario, seed: int, overrides: Mapping[str, Any] | None = None,
+                initial_state: tuple[np.ndarray, np.ndarray] | None = None) -> InfluenceModel:
     """A model set up as the scenario says (plus design-point overrides), seeded with ``seed``."""
     params = scenario.parameters
     if overrides:
         params = params.copy()
         for path, value in overrides.items():
             params.override(path, value)
-    return InfluenceModel(params, scenario.events, scenario.start, scenario.steps, rng=seed)
+    return InfluenceModel(params, scenario.events, scenario.start, scenario.steps, rng=seed,
+                          initial_state=initial_state)
+
+
+def spun_up_state(scenario: Scenario, overrides: Mapping[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The deterministic post-spin-up state of a design point, to share across its replications."""
+    return build_model(scenario, 0, overrides).initial_state()
 
 
 def record_every(scenario: Scenario) -> int:
@@ -57,9 +64,10 @@ def record_every(scenario: Scenario) -> int:
 
 
 def run_replication(scenario: Scenario, replication: int, seed: int, every: int | None = None,
-                    overrides: Mapping[str, Any] | None = None, run: int = 0, point: int = 0) -> RunResult:
+                    overrides: Mapping[str, Any] | None = None, run: int = 0, point: int = 0,
+                    initial_state: tuple[np.ndarray, np.ndarray] | None = None) -> RunResult:
     """Run one replication to the end of the scenario's period."""
-    model = build_model(scenario, seed, overrides)
+    model = build_model(scenario, seed, overrides, initial_state)
     for _ in range(scenario.steps):
         model.step()
     stride = record_every(scenario) if every is None else every

@@ -87,9 +87,10 @@ def parse_yaml(text: str, source: str | Path = "<string>") -> tuple[Any, LineMap
     """Parse YAML text safely; return the data and the key-path -> (line, column) map."""
     if len(text.encode("utf-8", "replace")) > MAX_BYTES:
         raise InputError(f"file is larger than {MAX_BYTES} bytes", file=source)
-    loader = _GuardedLoader(text)
     lines: LineMap = {}
+    loader = None
     try:
+        loader = _GuardedLoader(text)  # the reader already rejects some characters here
         node = loader.get_single_node()
         if node is None:
             return None, {}
@@ -114,7 +115,8 @@ def parse_yaml(text: str, source: str | Path = "<string>") -> tuple[Any, LineMap
     except (yaml.YAMLError, RecursionError, TypeError, ValueError) as err:
         raise InputError(f"not valid YAML: {err}", file=source) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, lines
 
 

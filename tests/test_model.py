@@ -145,3 +145,12 @@ def test_agents_expose_their_slice_of_the_model_state():
     assert china.influence.shape == (5, 3) and tj.influence.shape == (4, 3)
     assert tj.dominant_power in {"russia", "china"}
     assert tj.threat > 0  # Afghan border
+
+
+def test_a_shared_spin_up_changes_nothing(baseline):
+    from sim.runner import spun_up_state
+
+    fresh = run_replication(baseline, 0, 5)
+    shared = run_replication(baseline, 0, 5, initial_state=spun_up_state(baseline))
+    pd.testing.assert_frame_equal(fresh.table, shared.table)
+    pd.testing.assert_frame_equal(fresh.events, shared.events)

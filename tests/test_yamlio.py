@@ -42,3 +42,8 @@ def test_syntax_errors_name_line_and_column():
     with pytest.raises(InputError) as err:
         parse_yaml("a: [1, 2\nb: 3\n", "broken.yaml")
     assert err.value.line == 2 and str(err.value).startswith("broken.yaml: line 2")
+
+
+def test_control_characters_are_a_clean_error():
+    with pytest.raises(InputError, match="not valid YAML"):
+        parse_yaml("name: x\x00\n", "nul.yaml")
