@@ -47,44 +47,46 @@ def write_bench_scenario(replications: int) -> Path:
 
 
 # -- mesa.batch_run configuration -------------------------------------------------------------
-def _mesa_model_class():
-    import mesa
+import mesa  # noqa: E402
 
-    from sim.model import InfluenceModel
-    from sim.scenario import load_scenario
+from sim.model import InfluenceModel  # noqa: E402
 
-    scenario = load_scenario(BASELINE)
+_SCENARIO = None
 
-    class BatchRunModel(InfluenceModel):
-        """The same model, with a DataCollector recording stocks and composite every step."""
 
-        def __init__(self, china_aid: float = 650, rng=None):
-            params = scenario.parameters.copy()
-            params.override("powers.china.budget.aid", china_aid)
-            super().__init__(params, scenario.events, scenario.start, scenario.steps, rng=rng)
-            reporters = {}
-            for p, power in enumerate(self.world.powers):
-                for s, state in enumerate(self.world.states):
-                    for c, channel in enumerate(("aid", "drills", "security")):
-                        reporters[f"{power}.{state}.{channel}"] = (lambda m, i=(p, s, c): m.stocks[i])
-                    reporters[f"{power}.{state}.composite"] = (lambda m, i=(p, s): m.composite_history[m.steps - 1][i])
-            self.datacollector = mesa.DataCollector(model_reporters=reporters)
+def _baseline():
+    global _SCENARIO
+    if _SCENARIO is None:
+        from sim.scenario import load_scenario
 
-        def step(self):
-            super().step()
-            self.datacollector.collect(self)
+        _SCENARIO = load_scenario(BASELINE)
+    return _SCENARIO
 
-    return BatchRunModel
+
+class BatchRunModel(InfluenceModel):
+    """The same model, with a DataCollector recording stocks and composite every step."""
+
+    def __init__(self, china_aid: float = 650, rng=None):
+        scenario = _baseline()
+        params = scenario.parameters.copy()
+        params.override("powers.china.budget.aid", china_aid)
+        super().__init__(params, scenario.events, scenario.start, scenario.steps, rng=rng)
+        reporters = {}
+        for p, power in enumerate(self.world.powers):
+            for s, state in enumerate(self.world.states):
+                for c, channel in enumerate(("aid", "drills", "security")):
+                    reporters[f"{power}.{state}.{channel}"] = (lambda m, i=(p, s, c): m.stocks[i])
+                reporters[f"{power}.{state}.composite"] = (lambda m, i=(p, s): m.composite_history[m.steps - 1][i])
+        self.datacollector = mesa.DataCollector(model_reporters=reporters)
+
+    def step(self):
+        super().step()
+        self.datacollector.collect(self)
 
 
 def run_mesa(runs: int, processes: int) -> dict:
-    import mesa
-
-    model_class = _mesa_model_class()
-    sys.modules["__main__"].BatchRunModel = model_class  # picklable by reference for spawned workers
-    model_class.__module__ = "__main__"
     t = time.perf_counter()
-    rows = mesa.batch_run(model_class, parameters={"china_aid": AID_VALUES}, iterations=runs // len(AID_VALUES),
+    rows = mesa.batch_run(BatchRunModel, parameters={"china_aid": AID_VALUES}, iterations=runs // len(AID_VALUES),
                           max_steps=48, number_processes=processes, data_collection_period=1, display_progress=False)
     return {"seconds": time.perf_counter() - t, "runs": runs, "rows": len(rows)}
 

@@ -77,8 +77,8 @@ def execute_run(scenario: Scenario, folder: str, task: RunTask,
         store.write_run(record, None)
         return record
     record.update(status="ok", error=None, traceback=None, seconds=round(time.perf_counter() - clock, 4),
-                  finished=now(), rows=len(result.table), events=result.events.to_dict("records"))
-    store.write_run(record, result.table)
+                  finished=now(), rows=result.columns.n, events=result.event_entries)
+    store.write_run(record, result.columns.to_arrow())
     return record
 
 

@@ -97,15 +97,13 @@ class ExperimentStore:
         return data
 
     # -- runs ------------------------------------------------------------------------------
-    def write_run(self, record: dict[str, Any], table: pd.DataFrame | None) -> None:
-        """Put a finished run on disk: its table first, then the record that vouches for it."""
-        import pyarrow as pa
+    def write_run(self, record: dict[str, Any], table: Any | None) -> None:
+        """Put a finished run on disk: its table (an Arrow table) first, then the record that vouches for it."""
         import pyarrow.parquet as pq
 
         run = int(record["run"])
         if table is not None:
-            arrow = pa.Table.from_pandas(table, preserve_index=False, nthreads=1)
-            atomic_write(self.part_path(run), lambda tmp: pq.write_table(arrow, tmp))
+            atomic_write(self.part_path(run), lambda tmp: pq.write_table(table, tmp))
         atomic_write_json(self.record_path(run), record)
 
     def records(self) -> list[dict[str, Any]]:

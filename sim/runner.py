@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from sim.model import InfluenceModel
-from sim.outputs import model_table
+from sim.outputs import TidyColumns, model_columns
 from sim.scenario import Scenario
 
 EVENT_COLUMNS = ["scenario", "run", "replication", "step", "quarter", "kind", "event", "title", "detail"]
@@ -34,10 +34,19 @@ def replication_seeds(root: int, n: int) -> list[int]:
 
 @dataclass
 class RunResult:
-    """What one replication produced."""
+    """What one replication produced: its tidy columns and its event log entries."""
 
-    table: pd.DataFrame
-    events: pd.DataFrame
+    columns: TidyColumns
+    event_entries: list[dict[str, Any]]
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The tidy table (see :mod:`sim.outputs`)."""
+        return self.columns.to_pandas()
+
+    @property
+    def events(self) -> pd.DataFrame:
+        return pd.DataFrame(self.event_entries, columns=EVENT_COLUMNS)
 
 
 def build_model(scenario: Scenario, seed: int, overrides: Mapping[str, Any] | None = None,
@@ -71,11 +80,8 @@ def run_replication(scenario: Scenario, replication: int, seed: int, every: int 
     for _ in range(scenario.steps):
         model.step()
     stride = record_every(scenario) if every is None else every
-    events = pd.DataFrame(model.event_log.entries, columns=["step", "quarter", "kind", "event", "title", "detail"])
-    events.insert(0, "replication", replication)
-    events.insert(0, "run", run)
-    events.insert(0, "scenario", scenario.name)
-    return RunResult(model_table(model, scenario.name, replication, seed, stride, run, point), events)
+    entries = [{"scenario": scenario.name, "run": run, "replication": replication, **e} for e in model.event_log.entries]
+    return RunResult(model_columns(model, scenario.name, replication, seed, stride, run, point), entries)
 
 
 def run_scenario(scenario: Scenario, replications: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
