@@ -40,8 +40,12 @@ def bench_scenario_text(replications: int) -> str:
             "outputs: {record: every_step, charts: [], csv: never}\n")
 
 
-def write_bench_scenario(replications: int) -> Path:
-    path = ROOT / "scenarios" / f"_bench_{replications}.yaml"
+def write_bench_scenario(replications: int, folder: Path) -> Path:
+    """The benchmark scenario beside a copy of the baseline, in a scratch folder (never in scenarios/)."""
+    import shutil
+
+    shutil.copy(BASELINE, folder / "baseline.yaml")
+    path = folder / f"bench_{replications}.yaml"
     path.write_text(bench_scenario_text(replications))
     return path
 
@@ -94,17 +98,15 @@ def run_mesa(runs: int, processes: int) -> dict:
 def run_ours(runs: int, workers: int) -> dict:
     from sim.experiment import run_experiment
 
-    path = write_bench_scenario(runs // len(AID_VALUES))
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            t = time.perf_counter()
-            result = run_experiment(path, results=tmp, executor="processes", workers=workers, progress=False)
-            seconds = time.perf_counter() - t
-            assert result.ok == runs, result
-            return {"seconds": seconds, "runs": runs, "peak_main_mib": _maxrss(resource.RUSAGE_SELF),
-                    "peak_worker_mib": _maxrss(resource.RUSAGE_CHILDREN)}
-    finally:
-        path.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_bench_scenario(runs // len(AID_VALUES), Path(tmp))
+        t = time.perf_counter()
+        result = run_experiment(path, results=Path(tmp) / "results", executor="processes", workers=workers,
+                                progress=False)
+        seconds = time.perf_counter() - t
+        assert result.ok == runs, result
+        return {"seconds": seconds, "runs": runs, "peak_main_mib": _maxrss(resource.RUSAGE_SELF),
+                "peak_worker_mib": _maxrss(resource.RUSAGE_CHILDREN)}
 
 
 def _maxrss(who: int) -> float:
