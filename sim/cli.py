@@ -53,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     run.set_defaults(func=cmd_run)
 
+    charts = sub.add_parser("charts", help="redraw the standard charts of a stored experiment (no rerun)")
+    charts.add_argument("folder", type=Path, help="an experiment folder, e.g. results/baseline/latest")
+    charts.set_defaults(func=cmd_charts)
+
     schema = sub.add_parser("schema", help="print the JSON Schema of scenario files")
     schema.set_defaults(func=cmd_schema)
 
@@ -90,8 +94,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"results: {result.folder} ({result.status})")
     if (result.folder / "influence.csv").exists():
         print(f"table: {result.folder / 'influence.csv'}")
-    for chart in sorted(result.folder.glob("overview*.png")):
-        print(f"chart: {chart}")
+    charts = sorted(result.folder.glob("*.png"))
+    if charts:
+        print(f"charts: {', '.join(c.name for c in charts)} (PNG and SVG) in {result.folder}")
     if result.failed:
         print(f"failed runs are listed with their errors in {result.folder / 'runs.csv'}", file=sys.stderr)
     if result.interrupted:
@@ -99,6 +104,14 @@ def cmd_run(args: argparse.Namespace) -> int:
               f"{result.folder.name}", file=sys.stderr)
         return 130
     return 0 if result.status == "complete" else 1
+
+
+def cmd_charts(args: argparse.Namespace) -> int:
+    from sim.experiment import remake_charts
+
+    made = remake_charts(args.folder)
+    print(f"{len(made)} chart files written to {args.folder}")
+    return 0
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

@@ -304,6 +304,25 @@ def run_experiment(
     return _finish(scenario, store, tasks, started, where, interrupted)
 
 
+def stored_scenario(folder: str | Path) -> Scenario:
+    """The scenario of a stored experiment, read from the copy kept in its folder."""
+    store = ExperimentStore(folder)
+    if not store.manifest_path.exists():
+        raise InputError("not an experiment folder (no manifest.json)", file=folder)
+    relative = store.manifest().get("stored_scenario")
+    if not relative:
+        raise InputError("this experiment kept no copy of its scenario", file=store.manifest_path)
+    return load_scenario(store.folder / relative, root=store.folder / "scenario")
+
+
+def remake_charts(folder: str | Path) -> list[Path]:
+    """Redraw an experiment's standard charts from its stored results (no rerun)."""
+    from sim.charts import standard_charts
+
+    store = ExperimentStore(folder)
+    return standard_charts(stored_scenario(folder), store)
+
+
 def _chunks(tasks: list[RunTask], workers: int) -> list[list[RunTask]]:
     """Chunks small enough to balance load and keep little in flight, large enough to amortise."""
     if not tasks:
@@ -332,8 +351,9 @@ def _open_store(scenario: Scenario, scenario_root: Path, resume: bool | str, exp
         folder = scenario_root / f"{experiment_id or new_experiment_id()}-{suffix}"
     folder.mkdir(parents=True)
     store = ExperimentStore(folder)
-    for source in scenario.sources:
-        store.write_text(f"scenario/{source.path.name}", source.text)
+    root = scenario.sources[-1].path.resolve().parent if scenario.sources else None
+    for source in scenario.sources:  # kept with their relative paths, so extends resolves from the store
+        store.write_text(f"scenario/{source.path.resolve().relative_to(root)}", source.text)
     store.write_text("scenario.resolved.yaml", scenario.resolved_yaml())
     design = pd.DataFrame([{"point": d.index, "label": d.label, "variant": d.variant,
                             **{f"param:{k}": v for k, v in d.values.items()}} for d in scenario.design])
@@ -343,7 +363,8 @@ def _open_store(scenario: Scenario, scenario_root: Path, resume: bool | str, exp
         fingerprint=scenario.fingerprint(), root_seed=scenario.seed, replications=scenario.replications,
         design_points=len(scenario.design), runs=scenario.n_runs, period=[scenario.start_label, scenario.end_label],
         steps=scenario.steps, record=scenario.outputs.record, started=now(), finished=None,
-        scenario_file=str(scenario.path) if scenario.path else None, **environment(),
+        scenario_file=str(scenario.path) if scenario.path else None,
+        stored_scenario=f"scenario/{scenario.path.name}" if scenario.sources else None, **environment(),
     )
     point_latest(scenario_root, folder)
     return store
