@@ -57,6 +57,15 @@ def _parser() -> argparse.ArgumentParser:
     charts.add_argument("folder", type=Path, help="an experiment folder, e.g. results/baseline/latest")
     charts.set_defaults(func=cmd_charts)
 
+    compare = sub.add_parser("compare", help="compare scenarios side by side in one HTML report")
+    compare.add_argument("inputs", nargs="+", help="scenario files or experiment folders (the first is the reference)")
+    compare.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results root folder")
+    compare.add_argument("--out", type=Path, help="report folder (default: results/compare/A-vs-B)")
+    compare.add_argument("--replications", "-r", type=int, help="replications for scenarios that must be run")
+    compare.add_argument("--workers", "-w", type=int, help="worker processes for runs (default: all cores)")
+    compare.add_argument("--quiet", "-q", action="store_true")
+    compare.set_defaults(func=cmd_compare)
+
     schema = sub.add_parser("schema", help="print the JSON Schema of scenario files")
     schema.set_defaults(func=cmd_schema)
 
@@ -111,6 +120,16 @@ def cmd_charts(args: argparse.Namespace) -> int:
 
     made = remake_charts(args.folder)
     print(f"{len(made)} chart files written to {args.folder}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from sim.compare import compare
+
+    report = compare(args.inputs, results=args.results, out=args.out, workers=args.workers,
+                     replications=args.replications, progress=not args.quiet)
+    print(f"report: {report}")
+    print(f"charts: {report.parent}/overlay.png, differences.png (and .svg); numbers: differences.csv")
     return 0
 
 
