@@ -317,10 +317,11 @@ def standard_charts(scenario, store) -> list[Path]:  # type: ignore[no-untyped-d
                       f"scenario {scenario.name} | experiment {store.folder.resolve().name} | seed {scenario.seed} | "
                       f"sim {__version__}")
     made: list[Path] = []
+    wanted = set(scenario.outputs.charts)
     points = scenario.design if len(scenario.design) <= MAX_OVERVIEW_POINTS else scenario.design[:1]
     for point in points:
         table = store.table(filters=ds.field("point") == point.index)
-        if table.empty:
+        if table.empty or not wanted - {"sweep"}:
             continue
         runs = set(table["run"].unique())
         style.events = events[events["run"].isin(runs)] if len(events) else None
@@ -336,11 +337,13 @@ def standard_charts(scenario, store) -> list[Path]:  # type: ignore[no-untyped-d
             ("channels", lambda p: channel_breakdown(table, style, path=p)),
             ("dominance", lambda p: dominance(table, style, p)),
         ):
+            if name not in wanted:
+                continue
             fig = draw(store.folder / f"{name}{suffix}.png")
             plt.close(fig)
             made += [store.folder / f"{name}{suffix}.{fmt}" for fmt in FORMATS]
     swept = [c for c in store.runs_table().columns if c.startswith("param:")]
-    if swept and len(scenario.design) > 1:
+    if swept and len(scenario.design) > 1 and "sweep" in wanted:
         runs = store.runs_table()
         final = store.table(filters=(ds.field("channel") == "composite") & (ds.field("state") == "region"))
         numeric = [c for c in swept if pd.api.types.is_numeric_dtype(runs[c])]

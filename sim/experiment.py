@@ -396,7 +396,7 @@ def _exports(scenario: Scenario, store: ExperimentStore) -> None:
     elif files and csv == "auto":
         store.update_manifest(csv_skipped=f"{expected_rows:,} rows exceed {CSV_ROW_LIMIT:,}; read the Parquet "
                                           "parts or set outputs.csv: always")
-    if files and "overview" in scenario.outputs.charts:
+    if files and scenario.outputs.charts:
         from sim.charts import standard_charts
 
         standard_charts(scenario, store)

@@ -18,6 +18,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchem
 from sim.calendar import parse_quarter
 from sim.mechanisms import CHANNELS
 
+#: The standard charts an experiment can draw (see sim.charts.standard_charts).
+CHART_NAMES = ("overview", "regional-shares", "channels", "dominance", "sweep")
 QUARTER = r"^\s*\d{4}\s*[Qq][1-4]\s*$"
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$"
 
@@ -175,7 +177,8 @@ class Outputs(Strict):
 
     record: Literal["every_step", "final"] | int = Field(
         "every_step", description="every_step, final, or a whole number k (every k-th step)")
-    charts: list[Literal["overview"]] = Field(default_factory=lambda: ["overview"])
+    charts: list[Literal[CHART_NAMES]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: list(CHART_NAMES), description="standard charts to draw; [] for none")
     csv: Literal["auto", "always", "never"] = Field(
         "auto", description="CSV export beside the Parquet parts; auto skips it above 2 million rows")
 

@@ -118,7 +118,7 @@ def test_standard_charts_are_made_from_the_store_and_can_be_remade(stored):
 
     _, store = stored
     names = {p.name for p in store.folder.glob("*.png")}
-    assert {"overview-point0.png", "regional-shares-point1.png", "dominance-point0.png",
+    assert {"overview-point0.png", "regional-shares-point1.png", "dominance-point0.png", "channels-point1.png",
             "sweep-china.png"} <= names
     (store.folder / "sweep-china.png").unlink()
     assert main(["charts", str(store.folder)]) == 0

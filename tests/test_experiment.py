@@ -26,6 +26,7 @@ replications: %d
 design:
   grid:
     powers.china.budget.aid: [400, 900]
+outputs: {charts: []}
 events:
   - id: csto_kazakhstan
     date: 2020Q1
