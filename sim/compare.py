@@ -332,7 +332,14 @@ def markdown(text: str) -> str:
 def _table(frame: pd.DataFrame) -> str:
     if frame.empty:
         return "<p><em>none</em></p>"
-    return frame.to_html(index=False, escape=True, border=0, classes="data", float_format=lambda x: f"{x:.3f}")
+    return frame.to_html(index=False, escape=True, border=0, classes="data", float_format=lambda x: f"{x:.4f}")
+
+
+def _display(diffs: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """The differences table with readable column names for the report."""
+    return diffs.drop(columns=["paired"]).rename(columns={
+        "first": f"{reference} (reference)", "this": "this scenario", "difference": "difference",
+        "ci_low": "95% CI low", "ci_high": "95% CI high"})
 
 
 def _html(compared: list[Compared], quarter: str, diffs: pd.DataFrame, figures: dict[str, plt.Figure],
@@ -366,9 +373,9 @@ Differences are against <strong>{html.escape(compared[0].name)}</strong>.</p>
 <img alt="differences" src="data:image/png;base64,{_png(figures['differences'])}">
 <h2>End of period ({quarter}): the region</h2>
 <p>Composite influence; difference with its 95% confidence interval across replications ({ci_note}).</p>
-{_table(region.drop(columns=["state", "paired"]))}
+{_table(_display(region, compared[0].name).drop(columns=["state"]))}
 <h2>End of period ({quarter}): every state</h2>
-{_table(diffs[diffs["state"] != "region"].drop(columns=["paired"]))}
+{_table(_display(diffs[diffs["state"] != "region"], compared[0].name))}
 <h2>Parameters that differ</h2>
 {_table(params)}
 <h2>Events that differ</h2>
