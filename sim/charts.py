@@ -162,6 +162,7 @@ def influence_over_time(table: pd.DataFrame, style: ChartStyle, path: str | Path
             ax.plot(line["year"], line["mean"], color=style.color(power), lw=1.8, label=style.name(power))
             ax.fill_between(line["year"], line["low"], line["high"], color=style.color(power), alpha=0.2, lw=0)
         ax.set_title(style.name(state), fontsize=10, pad=11)
+        ax.ticklabel_format(axis="x", useOffset=False, style="plain")
         ax.grid(alpha=0.3)
         _mark_events(ax, style.events)
     for ax in axes[:, 0]:
@@ -190,7 +191,9 @@ def regional_shares(table: pd.DataFrame, style: ChartStyle, path: str | Path | N
     ax.stackplot(mean.index, [mean[p].to_numpy() for p in powers], labels=[style.name(p) for p in powers],
                  colors=[style.color(p) for p in powers], alpha=0.85)
     ax.set_ylim(0, 1)
-    ax.set_xlim(mean.index.min(), mean.index.max())
+    ax.ticklabel_format(axis="x", useOffset=False, style="plain")
+    if mean.index.max() > mean.index.min():
+        ax.set_xlim(mean.index.min(), mean.index.max())
     ax.set_ylabel("share of composite influence in the region")
     ax.set_xlabel("year")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)

@@ -66,6 +66,15 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--quiet", "-q", action="store_true")
     compare.set_defaults(func=cmd_compare)
 
+    app = sub.add_parser("app", help="start the teaching dashboard in the browser")
+    app.add_argument("scenario", nargs="?", default="baseline",
+                     help="library scenario to start with: a name or a file in the scenarios folder")
+    app.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    app.add_argument("--port", type=int, default=8765)
+    app.add_argument("--scenarios", type=Path, default=Path("scenarios"),
+                     help="the scenario library folder (saved scenarios go there too)")
+    app.set_defaults(func=cmd_app)
+
     schema = sub.add_parser("schema", help="print the JSON Schema of scenario files")
     schema.set_defaults(func=cmd_schema)
 
@@ -131,6 +140,34 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(f"report: {report}")
     print(f"charts: {report.parent}/overlay.png, differences.png (and .svg); numbers: differences.csv")
     return 0
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    import os
+
+    try:
+        import solara  # noqa: F401
+    except ImportError:
+        raise InputError("the dashboard needs the optional extra: pip install -e '.[app]'", key="app") from None
+    from sim import app
+    from sim.scenario import load_scenario
+
+    folder = args.scenarios.resolve()
+    if not folder.is_dir():
+        raise InputError("scenario library folder not found", file=folder)
+    candidate = Path(args.scenario)
+    name = load_scenario(candidate).name if candidate.suffix in (".yaml", ".yml") else args.scenario
+    if not (folder / f"{name}.yaml").is_file():
+        from sim.errors import closest
+
+        names = [p.stem for p in folder.glob("*.yaml")]
+        raise InputError(f"no scenario `{name}` in {folder}", key="scenario", suggestion=closest(name, names))
+    env = {**os.environ, "SIM_APP_SCENARIO": name, "SIM_SCENARIOS": str(folder), "SIM_SAVE_DIR": str(folder)}
+    print(f"dashboard: http://{args.host}:{args.port}/  (scenario {name}; Ctrl-C stops it)", flush=True)
+    command = [sys.executable, "-m", "solara", "run", app.__file__, "--host", args.host, "--port", str(args.port),
+               "--production", "--no-open", "--log-level", "warning", "--no-check-version"]
+    os.execve(sys.executable, command, env)  # become the server: Ctrl-C and signals reach it directly
+    return 0  # pragma: no cover
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
