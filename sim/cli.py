@@ -117,6 +117,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"charts: {', '.join(c.name for c in charts)} (PNG and SVG) in {result.folder}")
     if result.failed:
         print(f"failed runs are listed with their errors in {result.folder / 'runs.csv'}", file=sys.stderr)
+    if result.executor_error:
+        print(f"error: the executor failed ({result.executor_error}); finished runs are kept. Resume with: "
+              f"sim run {args.scenario} --resume {result.folder.name}", file=sys.stderr)
     if result.interrupted:
         print(f"interrupted; finished runs are kept. Resume with: sim run {args.scenario} --resume "
               f"{result.folder.name}", file=sys.stderr)

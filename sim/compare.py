@@ -295,8 +295,8 @@ def compare(inputs: list[str | Path], results: str | Path = "results", out: Path
     folder = out or Path(results) / "compare" / "-vs-".join(c.name for c in compared)
     folder.mkdir(parents=True, exist_ok=True)
     events = ExperimentStore(first.folder).events()
-    style = style_for(compared[-1].scenario.parameters if len(compared[-1].scenario.parameters.children("powers")) >
-                      len(first.scenario.parameters.children("powers")) else first.scenario.parameters, events,
+    widest = max((c.scenario.parameters for c in compared), key=lambda p: len(p.children("powers")))
+    style = style_for(widest, events,  # the scenario with most powers names and colours them all
                       "sim compare: " + ", ".join(f"{c.name} ({c.folder.name})" for c in compared)
                       + f" | sim {__version__}")
     overlay = overlay_chart(compared, style, folder / "overlay.png")

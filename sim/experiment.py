@@ -226,6 +226,7 @@ class ExperimentResult:
     seconds: float
     where: str = ""
     interrupted: bool = False
+    executor_error: str | None = None  # the executor itself failed; finished runs are kept
 
     @property
     def store(self) -> ExperimentStore:
@@ -279,10 +280,9 @@ def run_experiment(
     done = store.finished()
     todo = [t for t in tasks if t.run not in done]
     started = time.perf_counter()
-    failed = sum(1 for r in store.records() if r.get("status") == "error" and r["run"] not in done)
-    failed = 0 if todo else failed
+    failed = 0  # in this session (earlier failures are in `todo` again: resume retries them)
     bar = Progress(len(tasks), len(tasks) - len(todo), progress)
-    interrupted, where = False, ""
+    interrupted, where, broken = False, "", None
     payload = replace(scenario, sources=[])  # what workers need, without file texts
     try:
         with open_executor(executor, workers, scheduler) as (pool, where):
@@ -297,11 +297,15 @@ def run_experiment(
                 interrupted = True
                 for future in futures:
                     future.cancel()
+            except Exception as err:  # the executor itself failed (a worker died, the cluster went away)
+                broken = f"{type(err).__name__}: {err}"
+                for future in futures:
+                    future.cancel()
     except KeyboardInterrupt:
         interrupted = True
     finally:
         bar.close()
-    return _finish(scenario, store, tasks, started, where, interrupted)
+    return _finish(scenario, store, tasks, started, where, interrupted, broken)
 
 
 def stored_scenario(folder: str | Path) -> Scenario:
@@ -371,17 +375,17 @@ def _open_store(scenario: Scenario, scenario_root: Path, resume: bool | str, exp
 
 
 def _finish(scenario: Scenario, store: ExperimentStore, tasks: list[RunTask], started: float, where: str,
-            interrupted: bool) -> ExperimentResult:
+            interrupted: bool, executor_error: str | None = None) -> ExperimentResult:
     runs = store.write_runs_table()
     ok = int((runs["status"] == "ok").sum()) if len(runs) else 0
     failed = int((runs["status"] != "ok").sum()) if len(runs) else 0
     complete = ok == len(tasks)
-    if not interrupted:
+    if not interrupted and executor_error is None:
         _exports(scenario, store)
     store.update_manifest(status="complete" if complete else "partial", finished=now(), ok_runs=ok,
-                          failed_runs=failed, interrupted=interrupted)
+                          failed_runs=failed, interrupted=interrupted, executor_error=executor_error)
     return ExperimentResult(store.folder, "complete" if complete else "partial", len(tasks), ok, failed,
-                            time.perf_counter() - started, where, interrupted)
+                            time.perf_counter() - started, where, interrupted, executor_error)
 
 
 def _exports(scenario: Scenario, store: ExperimentStore) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sim.calendar import format_quarter, parse_quarter
+from sim.calendar import parse_quarter
 
 #: Share of replications that must show a pattern, besides the mean.
 MIN_SHARE = 0.8
@@ -174,5 +174,3 @@ def format_results(results: list[PatternResult]) -> str:
                      f"({r.share_of_replications:.0%} of replications; {figures})")
     return "\n".join(lines)
 
-
-__all__ = ["PATTERNS", "PatternResult", "check_patterns", "format_results", "format_quarter"]

@@ -206,3 +206,25 @@ def test_a_real_interrupt_or_kill_leaves_a_resumable_experiment(tmp_path, sig, c
     assert store.manifest()["status"] == "complete"
     reference = run_experiment(scenario, results=tmp_path / "ref", executor="processes", workers=2, progress=False)
     assert (folder / "influence.csv").read_bytes() == _csv(reference)
+
+
+def test_a_dead_worker_leaves_a_partial_resumable_experiment(tmp_path, monkeypatch):
+    import sim.experiment as experiment
+
+    real = experiment.run_replication
+
+    def dies(scenario, replication, seed, **kwargs):
+        if kwargs.get("point") == 1:
+            os._exit(9)  # the worker process vanishes, as under the OOM killer
+        return real(scenario, replication, seed, **kwargs)
+
+    monkeypatch.setattr(experiment, "run_replication", dies)
+    result = run_experiment(_scenario(tmp_path), results=tmp_path / "r", executor="processes", workers=2,
+                            progress=False)
+    assert result.status == "partial" and "BrokenProcessPool" in result.executor_error
+    assert ExperimentStore(result.folder).manifest()["status"] == "partial"
+    assert (result.folder / "runs.csv").exists()
+    monkeypatch.setattr(experiment, "run_replication", real)
+    resumed = run_experiment(_scenario(tmp_path), results=tmp_path / "r", executor="serial", resume=True,
+                             progress=False)
+    assert resumed.status == "complete" and resumed.ok == 6
