@@ -208,7 +208,13 @@ def regional_shares(table: pd.DataFrame, style: ChartStyle, path: str | Path | N
 def channel_breakdown(table: pd.DataFrame, style: ChartStyle, quarter: str | None = None,
                       path: str | Path | None = None, title: str = "") -> plt.Figure:
     """Bars per state: each power's aid, drills and security influence at one quarter (mean)."""
-    quarter = quarter or max(table["quarter"].astype(str).unique(), key=parse_quarter)
+    recorded = set(table["quarter"].astype(str).unique())
+    quarter = quarter or max(recorded, key=parse_quarter)
+    if quarter not in recorded:
+        from sim.errors import InputError
+
+        raise InputError(f"no results recorded for {quarter} (recorded: {min(recorded, key=parse_quarter)} to "
+                         f"{max(recorded, key=parse_quarter)})", key="--quarter")
     channels = ["aid", "drills", "security"]
     sub = table[(table["quarter"].astype(str) == quarter) & table["channel"].isin(channels)]
     mean = sub.groupby(["channel", "state", "power"], observed=True)["influence"].mean()
@@ -309,8 +315,11 @@ def sweep(table: pd.DataFrame, runs: pd.DataFrame, parameter: str, style: ChartS
 
 
 # -- an experiment's charts, from its store ---------------------------------------------------
-def standard_charts(scenario, store) -> list[Path]:  # type: ignore[no-untyped-def]
-    """The standard charts of an experiment, drawn from its stored parts only."""
+def standard_charts(scenario, store, quarter: str | None = None) -> list[Path]:  # type: ignore[no-untyped-def]
+    """The standard charts of an experiment, drawn from its stored parts only.
+
+    ``quarter`` chooses the quarter of the channel breakdown (default: the last one recorded).
+    """
     import pyarrow.dataset as ds
 
     from sim import __version__
@@ -337,7 +346,7 @@ def standard_charts(scenario, store) -> list[Path]:  # type: ignore[no-untyped-d
                                        f"{reps} replications)")),
             ("regional-shares", lambda p: regional_shares(table, style, p, title=f"{scenario.title}{label}: "
                                                                                "regional shares")),
-            ("channels", lambda p: channel_breakdown(table, style, path=p)),
+            ("channels", lambda p: channel_breakdown(table, style, quarter=quarter, path=p)),
             ("dominance", lambda p: dominance(table, style, p)),
         ):
             if name not in wanted:

@@ -55,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
 
     charts = sub.add_parser("charts", help="redraw the standard charts of a stored experiment (no rerun)")
     charts.add_argument("folder", type=Path, help="an experiment folder, e.g. results/baseline/latest")
+    charts.add_argument("--quarter", help="quarter of the channel breakdown, e.g. 2023Q4 (default: the last)")
     charts.set_defaults(func=cmd_charts)
 
     compare = sub.add_parser("compare", help="compare scenarios side by side in one HTML report")
@@ -130,7 +131,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_charts(args: argparse.Namespace) -> int:
     from sim.experiment import remake_charts
 
-    made = remake_charts(args.folder)
+    if args.quarter:
+        from sim.calendar import format_quarter, parse_quarter
+
+        try:
+            args.quarter = format_quarter(parse_quarter(args.quarter))
+        except ValueError as err:
+            raise InputError(str(err), key="--quarter") from None
+    made = remake_charts(args.folder, args.quarter)
     print(f"{len(made)} chart files written to {args.folder}")
     return 0
 

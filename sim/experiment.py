@@ -319,12 +319,12 @@ def stored_scenario(folder: str | Path) -> Scenario:
     return load_scenario(store.folder / relative, root=store.folder / "scenario")
 
 
-def remake_charts(folder: str | Path) -> list[Path]:
+def remake_charts(folder: str | Path, quarter: str | None = None) -> list[Path]:
     """Redraw an experiment's standard charts from its stored results (no rerun)."""
     from sim.charts import standard_charts
 
     store = ExperimentStore(folder)
-    return standard_charts(stored_scenario(folder), store)
+    return standard_charts(stored_scenario(folder), store, quarter)
 
 
 def _chunks(tasks: list[RunTask], workers: int) -> list[list[RunTask]]:

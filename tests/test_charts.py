@@ -121,5 +121,6 @@ def test_standard_charts_are_made_from_the_store_and_can_be_remade(stored):
     assert {"overview-point0.png", "regional-shares-point1.png", "dominance-point0.png", "channels-point1.png",
             "sweep-china.png"} <= names
     (store.folder / "sweep-china.png").unlink()
-    assert main(["charts", str(store.folder)]) == 0
+    assert main(["charts", str(store.folder), "--quarter", "2020q2"]) == 0
     assert (store.folder / "sweep-china.png").exists()
+    assert main(["charts", str(store.folder), "--quarter", "2031Q1"]) == 2  # outside the recorded period
