@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 from sim import __version__

@@ -21,7 +21,6 @@ from typing import Any
 
 from sim.calendar import format_quarter, parse_quarter
 from sim.errors import InputError, closest
-from sim.mechanisms import CHANNELS
 from sim.registry import ParameterSet
 from sim.yamlio import LineMap
 
