@@ -43,9 +43,8 @@ def bare_step(w: World, stocks: np.ndarray, tension: np.ndarray, rng: np.random.
                                 w.reaction_threshold, w.reaction_strength, w.reaction_mask)
     weights = mech.allocation_weights(w.priority, receptivity, w.responsiveness)
     allocation = mech.allocate(w.budget, w.capacity, weights, boost)
-    decay = mech.effective_decay(w.decay, w.debt_share, w.debt_stickiness)
     stocks = mech.update_influence(stocks, allocation, w.absorptive_size, receptivity, discount, w.growth,
-                                   w.half_saturation, decay)
+                                   w.half_saturation, w.effective_decay)
     tension = mech.relax_tension(tension, w.tension_decay)
     fired = rng.random(stocks.shape[:2]) < mech.protest_probability(w.aversion, share, w.protest_base)
     stocks = mech.apply_setback(stocks, fired, w.protest_setback)

@@ -55,9 +55,9 @@ def teachable() -> list[Parameter]:
     return [p for p in default_parameters() if p.teachable and p.is_number]
 
 
-def slider_label(param: Parameter) -> str:
+def slider_label(param: Parameter, labels: dict[str, str] | None = None) -> str:
     """``powers.china.budget.aid`` -> ``China budget aid (USD m per quarter)``: names, not ids."""
-    labels = default_parameters().labels
+    labels = labels if labels is not None else default_parameters().labels
     parts = param.path.split(".")
     if parts[0] in ("powers", "states") and len(parts) > 1:
         parts = [labels.get(f"{parts[0]}.{parts[1]}.name", parts[1]), *parts[2:]]
@@ -67,14 +67,14 @@ def slider_label(param: Parameter) -> str:
     return " ".join(p.replace("_", " ") for p in parts) + f" ({param.unit})"
 
 
-def slider_spec(param: Parameter) -> dict[str, Any]:
+def slider_spec(param: Parameter, labels: dict[str, str] | None = None) -> dict[str, Any]:
     """A SolaraViz user input for one registry parameter (range and unit from the registry)."""
     lo, hi = param.range  # type: ignore[misc]
     integer = param.integer or (float(param.value).is_integer() and hi - lo >= 100)
     step = max(1, round((hi - lo) / SLIDER_STEPS)) if integer else (hi - lo) / SLIDER_STEPS
     return {"type": "SliderInt" if integer else "SliderFloat", "value": int(param.value) if integer else param.value,
             "min": int(lo) if integer else lo, "max": int(hi) if integer else hi, "step": step,
-            "label": slider_label(param)}
+            "label": slider_label(param, labels)}
 
 
 class DashboardModel(InfluenceModel):
@@ -87,8 +87,8 @@ class DashboardModel(InfluenceModel):
     def __init__(self, library_scenario: str = "baseline", rng: Any = 1, **overrides: Any) -> None:
         # not `scenario`: SolaraViz's Reset passes Mesa's own Scenario object under that name
         self.scenario_name = library_scenario
-        self.source: Scenario = load_scenario(library().get(library_scenario,
-                                                            SCENARIOS_DIR / f"{library_scenario}.yaml"))
+        # a library scenario's name is its file name (tests/test_library.py), so no need to scan the folder
+        self.source: Scenario = load_scenario(SCENARIOS_DIR / f"{library_scenario}.yaml")
         defaults = {p.path: p.value for p in teachable()}
         self.overrides = {k: v for k, v in overrides.items() if k in defaults and v != defaults[k]}
         params = self.source.parameters.copy()
@@ -146,8 +146,9 @@ def model_params(scenario: str = "baseline") -> dict[str, Any]:
                              "values": names, "label": "Scenario (press Reset to load)"},
         "rng": {"type": "InputText", "value": "1", "label": "Seed"},
     }
+    labels = default_parameters().labels
     for p in teachable():
-        params[p.path] = slider_spec(p)
+        params[p.path] = slider_spec(p, labels)
     return params
 
 

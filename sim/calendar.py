@@ -24,11 +24,6 @@ def format_quarter(index: int) -> str:
     return f"{index // 4}Q{index % 4 + 1}"
 
 
-def quarter_range(start: int, n: int) -> list[str]:
-    """Labels of ``n`` consecutive quarters from ``start``."""
-    return [format_quarter(start + k) for k in range(n)]
-
-
 def quarter_to_year(index: int) -> float:
     """Quarter index -> decimal year at the quarter's start, for time axes."""
     return index / 4.0

@@ -354,9 +354,9 @@ def standard_charts(scenario, store, quarter: str | None = None) -> list[Path]: 
             fig = draw(store.folder / f"{name}{suffix}.png")
             plt.close(fig)
             made += [store.folder / f"{name}{suffix}.{fmt}" for fmt in FORMATS]
-    swept = [c for c in store.runs_table().columns if c.startswith("param:")]
+    runs = store.runs_table()
+    swept = [c for c in runs.columns if c.startswith("param:")]
     if swept and len(scenario.design) > 1 and "sweep" in wanted:
-        runs = store.runs_table()
         final = store.table(filters=(ds.field("channel") == "composite") & (ds.field("state") == "region"))
         numeric = [c for c in swept if pd.api.types.is_numeric_dtype(runs[c])]
         if numeric:

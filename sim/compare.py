@@ -27,7 +27,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.calendar import parse_quarter, quarter_to_year
-from sim.charts import BAND, ChartStyle, _footer, _labels, _mark_events, save, style_for
+from sim.charts import BAND, ChartStyle, _footer, _grid, _labels, _mark_events, save, style_for
 from sim.errors import InputError
 from sim.results import ExperimentStore, latest_experiment
 from sim.scenario import Scenario, load_scenario
@@ -186,9 +186,7 @@ def overlay_chart(compared: list[Compared], style: ChartStyle, path: Path | None
     """Composite influence per state, every scenario on the same axes (colour: power; line: scenario)."""
     states = _labels(compared[0].table["state"])
     powers = list(dict.fromkeys(p for c in compared for p in _labels(c.table["power"])))
-    cols = 3
-    rows = int(np.ceil(len(states) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.0 * rows), sharex=True, sharey=True, squeeze=False)
+    fig, axes = _grid(len(states), width=4.4, sharex=True, sharey=True)
     for ax, state in zip(axes.flat, states):
         for k, c in enumerate(compared):
             sub = c.table[c.table["state"] == state]
@@ -201,8 +199,6 @@ def overlay_chart(compared: list[Compared], style: ChartStyle, path: Path | None
                             lw=1.6 if k == 0 else 1.3)
         ax.set_title(style.name(state), fontsize=10)
         ax.grid(alpha=0.3)
-    for ax in axes.flat[len(states):]:
-        ax.set_visible(False)
     for ax in axes[:, 0]:
         ax.set_ylabel("composite influence (0-1)")
     for ax in axes[-1, :]:

@@ -323,8 +323,7 @@ def remake_charts(folder: str | Path, quarter: str | None = None) -> list[Path]:
     """Redraw an experiment's standard charts from its stored results (no rerun)."""
     from sim.charts import standard_charts
 
-    store = ExperimentStore(folder)
-    return standard_charts(stored_scenario(folder), store, quarter)
+    return standard_charts(stored_scenario(folder), ExperimentStore(folder).snapshot(), quarter)
 
 
 def _chunks(tasks: list[RunTask], workers: int) -> list[list[RunTask]]:
@@ -376,6 +375,7 @@ def _open_store(scenario: Scenario, scenario_root: Path, resume: bool | str, exp
 
 def _finish(scenario: Scenario, store: ExperimentStore, tasks: list[RunTask], started: float, where: str,
             interrupted: bool, executor_error: str | None = None) -> ExperimentResult:
+    store = store.snapshot()  # the workers are done: read the run records once
     runs = store.write_runs_table()
     ok = int((runs["status"] == "ok").sum()) if len(runs) else 0
     failed = int((runs["status"] != "ok").sum()) if len(runs) else 0
@@ -391,7 +391,7 @@ def _finish(scenario: Scenario, store: ExperimentStore, tasks: list[RunTask], st
 def _exports(scenario: Scenario, store: ExperimentStore) -> None:
     """CSV exports and the standard chart, from the stored parts only."""
     files = store.part_files()
-    expected_rows = sum(r.get("rows", 0) for r in store.records() if r.get("status") == "ok")
+    expected_rows = store.ok_rows()
     csv = scenario.outputs.csv
     if files and (csv == "always" or (csv == "auto" and expected_rows <= CSV_ROW_LIMIT)):
         store.export_csv("influence.csv", files)

@@ -193,11 +193,12 @@ def concentration(share: Array) -> Array:
     return (share**2).sum(axis=0)
 
 
-def regional(values: Array, state_weights: Array) -> Array:
-    """Weighted mean over states (axis 1) with weights such as population or GDP."""
-    return values @ state_weights / state_weights.sum() if values.ndim == 2 else np.einsum(
-        "psc,s->pc", values, state_weights
-    ) / state_weights.sum()
+def regional(values: Array, state_weights: Array, axis: int = 1) -> Array:
+    """Weighted mean over the state axis with weights such as population or GDP.
+
+    ``R[...] = sum_s w[s] x[..., s, ...] / sum_s w[s]``; the state axis is removed.
+    """
+    return np.moveaxis(values, axis, -1) @ state_weights / state_weights.sum()
 
 
 def protest_probability(aversion: Array, composite_share: Array, base: float) -> Array:

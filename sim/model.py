@@ -132,7 +132,7 @@ class InfluenceModel(mesa.Model):
     def _absorb(self) -> None:
         """States take up what arrived: decay plus saturating growth (per step of k quarters)."""
         w, k = self.world, self.step_quarters
-        decay = mech.effective_decay(w.decay, w.debt_share, w.debt_stickiness)
+        decay = w.effective_decay
         if k != 1:
             decay = 1.0 - (1.0 - decay) ** k
             growth = 1.0 - (1.0 - w.growth) ** k

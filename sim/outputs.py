@@ -39,7 +39,7 @@ def indicator_arrays(influence: np.ndarray, composite: np.ndarray, state_weights
     extra channel the composite.
     """
     values = np.concatenate([influence, composite[..., None]], axis=3)  # (T,P,S,C+1)
-    region = np.einsum("tpsc,s->tpc", values, state_weights) / state_weights.sum()
+    region = mech.regional(values, state_weights, axis=2)  # (T,P,C+1)
     values = np.concatenate([values, region[:, :, None, :]], axis=2)  # (T,P,S+1,C+1)
     share = mech.shares(np.moveaxis(values, 1, 0))  # powers first for the mechanism
     concentration = mech.concentration(share)  # (T,S+1,C+1)

@@ -70,10 +70,19 @@ def environment() -> dict[str, Any]:
 
 
 class ExperimentStore:
-    """Reads and writes one experiment folder."""
+    """Reads and writes one experiment folder.
 
-    def __init__(self, folder: str | Path) -> None:
+    Reading the run records means one small file per run; :meth:`snapshot` reads them once
+    for code that looks at a finished experiment many times (exports, charts).
+    """
+
+    def __init__(self, folder: str | Path, records: list[dict[str, Any]] | None = None) -> None:
         self.folder = Path(folder)
+        self._records = records  # a snapshot, or None to read from disk each time
+
+    def snapshot(self) -> ExperimentStore:
+        """A read-only view with the run records read once (for a finished experiment)."""
+        return ExperimentStore(self.folder, self.records())
 
     # -- paths ---------------------------------------------------------------------------
     @property
@@ -108,6 +117,8 @@ class ExperimentStore:
 
     def records(self) -> list[dict[str, Any]]:
         """Every run record on disk, by run id (unreadable leftovers are ignored)."""
+        if self._records is not None:
+            return self._records
         out = []
         folder = self.folder / "runs"
         if folder.is_dir():
@@ -122,6 +133,11 @@ class ExperimentStore:
         """Runs whose record says ok and whose part is present."""
         return {r["run"] for r in self.records()
                 if r.get("status") == "ok" and (r.get("rows", 0) == 0 or self.part_path(r["run"]).exists())}
+
+    def ok_rows(self) -> int:
+        """Rows of the tidy table over all finished runs (from the records, without reading parts)."""
+        done = self.finished()
+        return sum(r.get("rows", 0) for r in self.records() if r["run"] in done)
 
     def runs_table(self) -> pd.DataFrame:
         records = self.records()

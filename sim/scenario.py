@@ -37,12 +37,6 @@ from sim.world import build_world
 from sim.yamlio import LineMap, parse_yaml, read_yaml
 
 MAX_EXTENDS_DEPTH = 20
-RANDOM_EVENT_PARAMETERS = {
-    ("protests", "base_probability"): "model.protests.base_probability",
-    ("protests", "setback"): "model.protests.setback",
-    ("clashes", "probability"): "model.clashes.probability",
-    ("clashes", "tension"): "model.clashes.tension",
-}
 
 
 @dataclass
@@ -260,11 +254,11 @@ def build_scenario(chain: list[ScenarioSource]) -> Scenario:
         for path, value in _flatten(src.spec.parameters or {}):
             overrides[path] = (value, src)
         random = src.spec.random_events
-        if random is not None:
-            for (group, name), target in RANDOM_EVENT_PARAMETERS.items():
-                value = getattr(getattr(random, group) or schema.Protests(), name, None) if getattr(random, group) else None
-                if value is not None:
-                    overrides[target] = (value, src)
+        if random is not None:  # shorthand: random_events.<group>.<name> is model.<group>.<name>
+            for group in ("protests", "clashes"):
+                settings = getattr(random, group)
+                for name, value in (settings.model_dump(exclude_none=True) if settings else {}).items():
+                    overrides[f"model.{group}.{name}"] = (value, src)
             if not random.enabled:
                 overrides["model.protests.base_probability"] = (0.0, src)
                 overrides["model.clashes.probability"] = (0.0, src)

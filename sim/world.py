@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.errors import InputError, closest
-from sim.mechanisms import CHANNELS, institutional_multiplier
+from sim.mechanisms import CHANNELS, effective_decay, institutional_multiplier
 from sim.registry import ParameterSet
 
 Array = np.ndarray
@@ -63,6 +63,7 @@ class World:
     credibility_weight: Array
     neutrality_damping: Array
     debt_stickiness: Array
+    effective_decay: Array  # (P,S,C): decay after debt stickiness; fixed until the world is rebuilt
     responsiveness: float
     balancing_strength: float
     balancing_threshold: float
@@ -199,6 +200,8 @@ def build_world(params: ParameterSet) -> World:
         mask.append(covered)
 
     reference = params.value("model.afghan_border_reference")
+    decay = _channel_vector(params, "model.decay")
+    stickiness = _channel_vector(params, "model.debt_stickiness")
     return World(
         powers=powers,
         states=states,
@@ -221,14 +224,15 @@ def build_world(params: ParameterSet) -> World:
         border_pairs=np.array(border_pairs, dtype=int).reshape(-1, 2),
         institutional=institutional_multiplier(power_member, state_member, multiplier),
         channel_weights=_channel_vector(params, "model.channel_weights"),
-        decay=_channel_vector(params, "model.decay"),
+        decay=decay,
         growth=_channel_vector(params, "model.growth"),
         half_saturation=_channel_vector(params, "model.half_saturation"),
         threat_weight=_channel_vector(params, "model.threat_weight"),
         regime_weight=_channel_vector(params, "model.regime_weight"),
         credibility_weight=_channel_vector(params, "model.credibility_weight"),
         neutrality_damping=_channel_vector(params, "model.neutrality_damping"),
-        debt_stickiness=_channel_vector(params, "model.debt_stickiness"),
+        debt_stickiness=stickiness,
+        effective_decay=effective_decay(decay, debt, stickiness),
         responsiveness=params.value("model.allocation_responsiveness"),
         balancing_strength=params.value("model.balancing.strength"),
         balancing_threshold=params.value("model.balancing.threshold"),

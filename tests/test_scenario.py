@@ -176,3 +176,13 @@ def test_an_event_outside_the_period_is_reported_as_a_warning():
     scenario = parse_scenario(INDIA_AND_TURKEY.replace("steps: 16", "steps: 8"))
     assert any("india_summit" in w and "never fires" in w for w in scenario.warnings)
     assert not parse_scenario(INDIA_AND_TURKEY).warnings
+
+
+def test_random_event_settings_are_shorthand_for_model_parameters():
+    s = parse_scenario("name: x\nrandom_events:\n  protests: {base_probability: 0.6}\n  clashes: {tension: 1.5}\n")
+    assert s.parameters.value("model.protests.base_probability") == 0.6
+    assert s.parameters.value("model.clashes.tension") == 1.5
+    assert s.parameters.value("model.protests.setback") == 0.08  # untouched
+    off = parse_scenario("name: x\nrandom_events: {enabled: false}\n")
+    assert off.parameters.value("model.protests.base_probability") == 0
+    assert off.parameters.value("model.clashes.probability") == 0
