@@ -9,7 +9,7 @@ quarterly steps, every step recorded) in four configurations, each in its own pr
 * ``mesa-1``, ``mesa-2``: ``mesa.batch_run`` with 1 and 2 processes; the model records the
   stocks and composite influence of every power and state with a DataCollector, Mesa's
   idiomatic way (80 model reporters), and batch_run keeps every row in memory.
-* ``ours-1``, ``ours-2``: ``sim.experiment.run_experiment`` with 1 and 2 workers, writing the
+* ``ours-1``, ``ours-2``: ``sim.experiment.batch.run_experiment`` with 1 and 2 workers, writing the
   full tidy table of every run to Parquet parts (no CSV export, no chart).
 
 Then peak memory (max RSS of the main process and of any worker) of one experiment of
@@ -53,7 +53,7 @@ def write_bench_scenario(replications: int, folder: Path) -> Path:
 # -- mesa.batch_run configuration -------------------------------------------------------------
 import mesa  # noqa: E402
 
-from sim.model import InfluenceModel  # noqa: E402
+from sim.model.influence_model import InfluenceModel  # noqa: E402
 
 _SCENARIO = None
 
@@ -61,7 +61,7 @@ _SCENARIO = None
 def _baseline():
     global _SCENARIO
     if _SCENARIO is None:
-        from sim.scenario import load_scenario
+        from sim.scenario.load import load_scenario
 
         _SCENARIO = load_scenario(BASELINE)
     return _SCENARIO
@@ -96,7 +96,7 @@ def run_mesa(runs: int, processes: int) -> dict:
 
 
 def run_ours(runs: int, workers: int) -> dict:
-    from sim.experiment import run_experiment
+    from sim.experiment.batch import run_experiment
 
     with tempfile.TemporaryDirectory() as tmp:
         path = write_bench_scenario(runs // len(AID_VALUES), Path(tmp))

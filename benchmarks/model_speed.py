@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sim import mechanisms as mech
-from sim.outputs import model_table
-from sim.runner import build_model, replication_seeds, run_replication
-from sim.scenario import load_scenario
-from sim.world import World
+from sim.experiment.runner import build_model, replication_seeds, run_replication
+from sim.experiment.tidy import model_table
+from sim.model import mechanisms as mech
+from sim.model.world import World
+from sim.scenario.load import load_scenario
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
 

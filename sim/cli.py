@@ -96,8 +96,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from sim.experiment import run_experiment
-    from sim.scenario import load_scenario
+    from sim.experiment.batch import run_experiment
+    from sim.scenario.load import load_scenario
 
     scenario = load_scenario(args.scenario)
     for warning in scenario.warnings:
@@ -128,10 +128,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_charts(args: argparse.Namespace) -> int:
-    from sim.experiment import remake_charts
+    from sim.experiment.batch import remake_charts
 
     if args.quarter:
-        from sim.calendar import format_quarter, parse_quarter
+        from sim.model.calendar import format_quarter, parse_quarter
 
         try:
             args.quarter = format_quarter(parse_quarter(args.quarter))
@@ -143,7 +143,7 @@ def cmd_charts(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from sim.compare import compare
+    from sim.analysis.compare import compare
 
     report = compare(args.inputs, results=args.results, out=args.out, workers=args.workers,
                      replications=args.replications, progress=not args.quiet)
@@ -159,8 +159,8 @@ def cmd_app(args: argparse.Namespace) -> int:
         import solara  # noqa: F401
     except ImportError:
         raise InputError("the dashboard needs the optional extra: pip install -e '.[app]'", key="app") from None
-    from sim import app
-    from sim.scenario import load_scenario
+    from sim.scenario.load import load_scenario
+    from sim.teaching import dashboard as app
 
     folder = args.scenarios.resolve()
     if not folder.is_dir():
@@ -183,16 +183,16 @@ def cmd_app(args: argparse.Namespace) -> int:
 def cmd_schema(args: argparse.Namespace) -> int:
     import json
 
-    from sim.registry import default_parameters
-    from sim.schema import json_schema
+    from sim.model.parameters import default_parameters
+    from sim.scenario.schema import json_schema
 
     print(json.dumps(json_schema([p.path for p in default_parameters()]), indent=2))
     return 0
 
 
 def cmd_params(args: argparse.Namespace) -> int:
-    from sim.registry import default_parameters
-    from sim.scenario import load_scenario
+    from sim.model.parameters import default_parameters
+    from sim.scenario.load import load_scenario
 
     params = load_scenario(args.scenario).parameters if args.scenario else default_parameters()
     if args.name and args.name in params:
@@ -256,7 +256,7 @@ def _shorten(text: str, width: int) -> str:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from sim.scenario import load_scenario
+    from sim.scenario.load import load_scenario
 
     failures = 0
     for path in args.files:
@@ -274,9 +274,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_patterns(args: argparse.Namespace) -> int:
-    from sim.patterns import check_patterns, format_results
-    from sim.runner import run_scenario
-    from sim.scenario import load_scenario
+    from sim.analysis.patterns import check_patterns, format_results
+    from sim.experiment.runner import run_scenario
+    from sim.scenario.load import load_scenario
 
     scenario = load_scenario(args.scenario)
     table, _ = run_scenario(scenario, args.replications)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.registry import ParameterSet, default_parameters
-from sim.scenario import Scenario, load_scenario
+from sim.model.parameters import ParameterSet, default_parameters
+from sim.scenario.load import Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
@@ -26,7 +26,7 @@ def baseline() -> Scenario:
 @pytest.fixture(scope="session")
 def baseline_runs():
     """Twenty replications of the baseline (shared by the pattern tests)."""
-    from sim.runner import run_scenario
+    from sim.experiment.runner import run_scenario
 
     table, events = run_scenario(load_scenario(BASELINE), 20)
     return table, events

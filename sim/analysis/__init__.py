@@ -1,0 +1,1 @@
+"""The analysis wing: what is computed from stored results (patterns, comparison, calibration)."""

@@ -1,0 +1,389 @@
+"""Comparing scenarios side by side, from stored results.
+
+``sim compare A B [C ...]`` takes scenario files or experiment folders, runs what has no
+complete results yet, and writes one self-contained HTML report (charts embedded) plus the
+charts as PNG and SVG and the differences as CSV, under ``results/compare/<A>-vs-<B>.../``.
+
+Differences are taken against the first scenario. Where two experiments used the same seed
+for each replication (scenarios that share a root seed do: common random numbers), the
+difference is computed replication by replication (paired); otherwise the two samples are
+compared as independent (Welch). Confidence intervals are 95% (Student's t).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sim.errors import InputError
+from sim.experiment.store import ExperimentStore, latest_experiment
+from sim.model.calendar import parse_quarter, quarter_to_year
+from sim.scenario.load import Scenario, load_scenario
+from sim.views.charts import (
+    BAND,
+    ChartStyle,
+    _footer,
+    _grid,
+    _labels,
+    _mark_events,
+    save,
+    style_for,
+)
+
+LINESTYLES = ("-", "--", ":", "-.")
+
+
+@dataclass
+class Compared:
+    """One scenario in a comparison: its checked scenario and stored experiment."""
+
+    scenario: Scenario
+    folder: Path
+    table: pd.DataFrame  # composite channel, first design point
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+
+# -- inputs ------------------------------------------------------------------------------------
+def gather(inputs: list[str | Path], results: str | Path = "results", workers: int | None = None,
+           replications: int | None = None, progress: bool = True) -> list[Compared]:
+    """Load each input's stored results, running scenarios that have no complete, current ones."""
+    from sim.experiment.batch import run_experiment, stored_scenario
+
+    out = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            scenario, folder = stored_scenario(path), path.resolve()
+        elif path.is_file():
+            scenario = load_scenario(path)
+            folder = _current_experiment(scenario, Path(results), replications)
+            if folder is None:
+                result = run_experiment(scenario, results=results, workers=workers, replications=replications,
+                                        progress=progress)
+                if result.status != "complete":
+                    raise InputError(f"the experiment of {path} did not complete ({result.failed} runs failed)",
+                                     file=path)
+                folder = result.folder
+        else:
+            raise InputError("expected a scenario file or an experiment folder", file=path)
+        import pyarrow.dataset as ds
+
+        table = ExperimentStore(folder).table(filters=(ds.field("channel") == "composite") & (ds.field("point") == 0))
+        if table.empty:
+            raise InputError("the experiment has no finished runs", file=folder)
+        out.append(Compared(scenario, Path(folder), table))
+    if len(out) < 2:
+        raise InputError("compare needs at least two scenarios or experiments")
+    return out
+
+
+def _current_experiment(scenario: Scenario, results: Path, replications: int | None) -> Path | None:
+    """The latest complete experiment of this scenario if it was run from the same scenario."""
+    folder = latest_experiment(results / scenario.name)
+    if folder is None:
+        return None
+    manifest = ExperimentStore(folder).manifest()
+    wanted = replications or scenario.replications
+    if manifest.get("status") == "complete" and manifest.get("fingerprint") == _fingerprint(scenario, wanted) \
+            and manifest.get("replications") == wanted:
+        return folder
+    return None
+
+
+def _fingerprint(scenario: Scenario, replications: int) -> str:
+    from dataclasses import replace
+
+    return replace(scenario, replications=replications).fingerprint()
+
+
+# -- numbers -----------------------------------------------------------------------------------
+def _by_replication(table: pd.DataFrame, quarter: str) -> pd.DataFrame:
+    sub = table[table["quarter"].astype(str) == quarter]
+    return sub.pivot_table(index=["power", "state"], columns="replication", values="influence", observed=True)
+
+
+def _seeds(table: pd.DataFrame) -> dict[int, int]:
+    return dict(table.groupby("replication")["seed"].first())
+
+
+def paired(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """True when both experiments ran the same replications with the same seeds."""
+    return _seeds(a) == _seeds(b)
+
+
+def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and Student-t confidence interval of a sample (NaN width for n < 2)."""
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, float("nan"), float("nan")
+    half = stats.t.ppf(0.5 + level / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+    return mean, mean - half, mean + half
+
+
+def welch_ci(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Difference of means ``b - a`` with a Welch confidence interval."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    diff = float(b.mean() - a.mean())
+    if len(a) < 2 or len(b) < 2:
+        return diff, float("nan"), float("nan")
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = np.sqrt(va + vb)
+    if se == 0:
+        return diff, diff, diff
+    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = stats.t.ppf(0.5 + level / 2, dof) * se
+    return diff, diff - half, diff + half
+
+
+def end_differences(first: pd.DataFrame, other: pd.DataFrame, quarter: str, name: str) -> pd.DataFrame:
+    """Composite influence of ``other`` minus ``first`` at ``quarter`` per power and state, with 95% CI."""
+    a, b = _by_replication(first, quarter), _by_replication(other, quarter)
+    is_paired = paired(first, other)
+    rows = []
+    for key in a.index.intersection(b.index):
+        x, y = a.loc[key].dropna().to_numpy(), b.loc[key].dropna().to_numpy()
+        if is_paired:
+            diff, low, high = mean_ci(y - x)
+        else:
+            diff, low, high = welch_ci(x, y)
+        rows.append({"scenario": name, "power": key[0], "state": key[1], "first": float(x.mean()),
+                     "this": float(y.mean()), "difference": diff, "ci_low": low, "ci_high": high,
+                     "paired": is_paired, "replications": len(y)})
+    return pd.DataFrame(rows)
+
+
+def difference_series(first: pd.DataFrame, other: pd.DataFrame, state: str = "region") -> pd.DataFrame:
+    """Per quarter and power: mean difference in composite influence and a 90% band."""
+    def wide(t: pd.DataFrame) -> pd.DataFrame:
+        sub = t[t["state"] == state]
+        return sub.pivot_table(index=["quarter", "power"], columns="replication", values="influence", observed=True)
+
+    a, b = wide(first), wide(other)
+    common = a.index.intersection(b.index)
+    a, b = a.loc[common], b.loc[common]
+    if paired(first, other):
+        diff = b - a[b.columns]
+        out = pd.DataFrame({"mean": diff.mean(axis=1), "low": diff.quantile(BAND[0], axis=1),
+                            "high": diff.quantile(BAND[1], axis=1)})
+    else:
+        mean = b.mean(axis=1) - a.mean(axis=1)
+        se = np.sqrt(b.var(axis=1, ddof=1) / b.shape[1] + a.var(axis=1, ddof=1) / a.shape[1])
+        z = stats.norm.ppf(BAND[1])
+        out = pd.DataFrame({"mean": mean, "low": mean - z * se, "high": mean + z * se})
+    out = out.reset_index()
+    out["year"] = [quarter_to_year(parse_quarter(str(q))) for q in out["quarter"]]
+    return out.sort_values("year")
+
+
+# -- charts ------------------------------------------------------------------------------------
+def overlay_chart(compared: list[Compared], style: ChartStyle, path: Path | None = None) -> plt.Figure:
+    """Composite influence per state, every scenario on the same axes (colour: power; line: scenario)."""
+    states = _labels(compared[0].table["state"])
+    powers = list(dict.fromkeys(p for c in compared for p in _labels(c.table["power"])))
+    fig, axes = _grid(len(states), width=4.4, sharex=True, sharey=True)
+    for ax, state in zip(axes.flat, states):
+        for k, c in enumerate(compared):
+            sub = c.table[c.table["state"] == state]
+            mean = sub.groupby(["quarter", "power"], observed=True)["influence"].mean().unstack("power")
+            mean.index = [quarter_to_year(parse_quarter(str(q))) for q in mean.index]
+            mean = mean.sort_index()
+            for power in powers:
+                if power in mean:
+                    ax.plot(mean.index, mean[power], color=style.color(power), ls=LINESTYLES[k % len(LINESTYLES)],
+                            lw=1.6 if k == 0 else 1.3)
+        ax.set_title(style.name(state), fontsize=10)
+        ax.grid(alpha=0.3)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("composite influence (0-1)")
+    for ax in axes[-1, :]:
+        ax.set_xlabel("year")
+    handles = [plt.Line2D([], [], color=style.color(p), lw=2, label=style.name(p)) for p in powers]
+    handles += [plt.Line2D([], [], color="#333333", ls=LINESTYLES[k % len(LINESTYLES)], label=c.scenario.title or c.name)
+                for k, c in enumerate(compared)]
+    fig.legend(handles=handles, loc="upper center", ncol=min(len(handles), 4), frameon=False,
+               bbox_to_anchor=(0.5, 1.0), fontsize=8)
+    fig.suptitle("Composite influence, scenarios overlaid (mean across replications)", y=1.07, fontsize=12)
+    fig.tight_layout()
+    _footer(fig, style, with_events=False)
+    save(fig, path)
+    return fig
+
+
+def difference_chart(compared: list[Compared], style: ChartStyle, path: Path | None = None) -> plt.Figure:
+    """Regional composite influence minus the first scenario's, per power, with 90% bands."""
+    powers = list(dict.fromkeys(p for c in compared for p in _labels(c.table["power"])))
+    fig, axes = plt.subplots(1, len(powers), figsize=(3.6 * len(powers), 3.4), sharey=True, squeeze=False)
+    for ax, power in zip(axes[0], powers):
+        for k, c in enumerate(compared[1:], start=1):
+            series = difference_series(compared[0].table, c.table)
+            line = series[series["power"] == power]
+            color = ("#0072B2", "#D55E00", "#009E73", "#CC79A7")[(k - 1) % 4]
+            ax.plot(line["year"], line["mean"], color=color, ls=LINESTYLES[k % len(LINESTYLES)],
+                    label=c.scenario.title or c.name)
+            ax.fill_between(line["year"], line["low"], line["high"], color=color, alpha=0.2, lw=0)
+        ax.axhline(0, color="#666666", lw=0.8)
+        ax.set_title(style.name(power), fontsize=10, color=style.color(power))
+        ax.set_xlabel("year")
+        ax.grid(alpha=0.3)
+        _mark_events(ax, style.events)
+    axes[0, 0].set_ylabel(f"difference from {compared[0].name}\n(regional composite influence)")
+    axes[0, 0].legend(fontsize=7, frameon=False)
+    fig.suptitle(f"Difference against {compared[0].scenario.title or compared[0].name} (mean and 90% band)",
+                 fontsize=11, y=1.03)
+    fig.tight_layout()
+    _footer(fig, style)
+    save(fig, path)
+    return fig
+
+
+# -- differences in inputs ------------------------------------------------------------------------
+def parameter_differences(compared: list[Compared]) -> pd.DataFrame:
+    """Parameters whose values differ between the scenarios (side by side)."""
+    values = [{p.path: p.value for p in c.scenario.parameters} for c in compared]
+    keys = sorted(set().union(*values))
+    rows = []
+    for key in keys:
+        row = [v.get(key, "(absent)") for v in values]
+        if any(str(x) != str(row[0]) for x in row[1:]):
+            rows.append({"parameter": key, **{c.name: _short(x) for c, x in zip(compared, row)}})
+    return pd.DataFrame(rows)
+
+
+def event_differences(compared: list[Compared]) -> pd.DataFrame:
+    """Events present in some scenarios and not others, or with different dates or effects."""
+    def describe(e) -> str:  # type: ignore[no-untyped-def]
+        parts = [f"{e.quarter}"] + [f"{f.pattern} {f.operation} {f.value}" for f in e.parameter_effects]
+        parts += [f"{a.power} {a.channel} {a.amount:g} -> {a.state or 'all'}" for a in e.actions]
+        parts += ["clash " + "-".join(c) for c in e.clashes]
+        return "; ".join(parts)
+
+    tables = [{e.id: describe(e) for e in c.scenario.events} for c in compared]
+    ids = list(dict.fromkeys(i for t in tables for i in t))
+    rows = []
+    for event in ids:
+        row = [t.get(event, "(none)") for t in tables]
+        if any(x != row[0] for x in row[1:]):
+            rows.append({"event": event, **{c.name: x for c, x in zip(compared, row)}})
+    return pd.DataFrame(rows)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+# -- the report ----------------------------------------------------------------------------------
+def compare(inputs: list[str | Path], results: str | Path = "results", out: Path | None = None,
+            workers: int | None = None, replications: int | None = None, progress: bool = True) -> Path:
+    """Run the comparison and write the report; return the report's path."""
+    from sim import __version__
+
+    compared = gather(inputs, results, workers, replications, progress)
+    first = compared[0]
+    quarter = max(first.table["quarter"].astype(str).unique(), key=parse_quarter)
+    folder = out or Path(results) / "compare" / "-vs-".join(c.name for c in compared)
+    folder.mkdir(parents=True, exist_ok=True)
+    events = ExperimentStore(first.folder).events()
+    widest = max((c.scenario.parameters for c in compared), key=lambda p: len(p.children("powers")))
+    style = style_for(widest, events,  # the scenario with most powers names and colours them all
+                      "sim compare: " + ", ".join(f"{c.name} ({c.folder.name})" for c in compared)
+                      + f" | sim {__version__}")
+    overlay = overlay_chart(compared, style, folder / "overlay.png")
+    difference = difference_chart(compared, style, folder / "differences.png")
+    diffs = pd.concat([end_differences(first.table, c.table, quarter, c.name) for c in compared[1:]],
+                      ignore_index=True)
+    diffs.to_csv(folder / "differences.csv", index=False)
+    report = folder / "report.html"
+    report.write_text(_html(compared, quarter, diffs, {"overlay": overlay, "differences": difference},
+                            parameter_differences(compared), event_differences(compared)), encoding="utf-8")
+    plt.close(overlay)
+    plt.close(difference)
+    return report
+
+
+def _png(fig: plt.Figure) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def markdown(text: str) -> str:
+    """The small Markdown subset used in scenario descriptions: paragraphs, **bold**, `code`."""
+    out = []
+    for para in re.split(r"\n\s*\n", text.strip()):
+        body = html.escape(" ".join(para.split()))
+        body = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", body)
+        body = re.sub(r"`(.+?)`", r"<code>\1</code>", body)
+        out.append(f"<p>{body}</p>")
+    return "\n".join(out)
+
+
+def _table(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "<p><em>none</em></p>"
+    return frame.to_html(index=False, escape=True, border=0, classes="data", float_format=lambda x: f"{x:.4f}")
+
+
+def _display(diffs: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """The differences table with readable column names for the report."""
+    return diffs.drop(columns=["paired"]).rename(columns={
+        "first": f"{reference} (reference)", "this": "this scenario", "difference": "difference",
+        "ci_low": "95% CI low", "ci_high": "95% CI high"})
+
+
+def _html(compared: list[Compared], quarter: str, diffs: pd.DataFrame, figures: dict[str, plt.Figure],
+          params: pd.DataFrame, events: pd.DataFrame) -> str:
+    names = " vs ".join(html.escape(c.scenario.title or c.name) for c in compared)
+    cards = "\n".join(
+        f"<section class='card'><h3>{html.escape(c.scenario.title or c.name)} <code>{html.escape(c.name)}</code></h3>"
+        f"{markdown(c.scenario.description or '')}<p class='meta'>experiment {html.escape(c.folder.name)}, "
+        f"{c.table['replication'].nunique()} replications, {c.scenario.start_label}-{c.scenario.end_label}, "
+        f"seed {c.scenario.seed}</p></section>" for c in compared)
+    region = diffs[diffs["state"] == "region"]
+    ci_note = ("paired by replication (same seeds)" if diffs["paired"].all()
+               else "independent samples (Welch)" if not diffs["paired"].any() else "paired where seeds match")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Comparison: {names}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }}
+h1 {{ font-size: 1.6em; }} .card {{ border: 1px solid #ddd; border-radius: 6px; padding: 0.5em 1em; margin: 0.6em 0; }}
+.meta {{ color: #666; font-size: 0.85em; }} img {{ max-width: 100%; }}
+table.data {{ border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }}
+table.data th, table.data td {{ border-bottom: 1px solid #eee; padding: 3px 8px; text-align: left; }}
+</style></head><body>
+<h1>Comparison: {names}</h1>
+<p class="meta">Made by <code>sim compare</code> on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from stored results.
+Differences are against <strong>{html.escape(compared[0].name)}</strong>.</p>
+<h2>The scenarios</h2>
+{cards}
+<h2>Composite influence over time</h2>
+<img alt="scenarios overlaid" src="data:image/png;base64,{_png(figures['overlay'])}">
+<h2>Differences against {html.escape(compared[0].name)}</h2>
+<img alt="differences" src="data:image/png;base64,{_png(figures['differences'])}">
+<h2>End of period ({quarter}): the region</h2>
+<p>Composite influence; difference with its 95% confidence interval across replications ({ci_note}).</p>
+{_table(_display(region, compared[0].name).drop(columns=["state"]))}
+<h2>End of period ({quarter}): every state</h2>
+{_table(_display(diffs[diffs["state"] != "region"], compared[0].name))}
+<h2>Parameters that differ</h2>
+{_table(params)}
+<h2>Events that differ</h2>
+{_table(events)}
+</body></html>
+"""

@@ -1,0 +1,14 @@
+"""The experiment wing: runs (designs x replications, seeds, executors, resume) and their store.
+
+``runner`` runs one replication in memory, ``batch`` runs a whole experiment on any
+``concurrent.futures`` executor, ``store`` keeps it on disk, ``tidy`` builds the results table.
+"""
+
+from sim.experiment.batch import (
+    ExperimentResult,
+    remake_charts,
+    run_experiment,
+    stored_scenario,
+)
+
+__all__ = ["ExperimentResult", "remake_charts", "run_experiment", "stored_scenario"]

@@ -1,0 +1,98 @@
+"""Scheduled events as the model applies them: dated changes to parameters and one-off actions.
+
+An event fires at the step that covers its ``date`` quarter. Its effects either change a
+parameter (``set``, ``scale`` or ``add``; optionally only ``until`` a later quarter, after
+which the change is undone), raise border tension between states (``clash``, by the magnitude of
+``model.clashes.tension``), or make a one-off ``action``: a power sends an extra amount
+through a channel to one state (or to all, spread like its regular budget), at once or
+spread ``over`` several quarters. The CSTO deployment to Kazakhstan (about 2,500 troops)
+and the Xi'an pledge ($3.7bn) are actions; the war in Ukraine is a cut in Russia's capacity.
+
+Parameter paths may use ``*`` for one path segment (``powers.*.budget.drills``); the scenario
+wing (:mod:`sim.scenario.parse_events`) reads events from files and resolves those patterns to
+the concrete paths each :class:`ParameterEffect` carries, so applying one needs no parsing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sim.model.calendar import format_quarter
+from sim.model.parameters import ParameterSet
+
+OPERATIONS = ("set", "scale", "add")
+
+
+@dataclass(frozen=True)
+class ParameterEffect:
+    """Change parameters matching ``pattern`` by ``operation`` with ``value``."""
+
+    pattern: str
+    operation: str
+    value: float | str | list[str]
+    paths: tuple[str, ...]  # the parameter paths the pattern matched when validated
+
+
+@dataclass(frozen=True)
+class Action:
+    """A one-off transfer: ``amount`` channel units from ``power`` to ``state`` (None = all)."""
+
+    power: str
+    channel: str
+    amount: float
+    state: str | None = None
+    over: int = 1  # quarters across which the amount is spread
+
+
+@dataclass(frozen=True)
+class Event:
+    """A dated event with its provenance."""
+
+    id: str
+    date: int  # quarter index
+    title: str = ""
+    until: int | None = None
+    source: str | None = None
+    assumption: str | None = None
+    description: str | None = None
+    parameter_effects: tuple[ParameterEffect, ...] = ()
+    actions: tuple[Action, ...] = ()
+    clashes: tuple[tuple[str, ...], ...] = ()  # groups of states whose border tension rises
+
+    @property
+    def quarter(self) -> str:
+        return format_quarter(self.date)
+
+
+@dataclass
+class EventLog:
+    """What fired and when: scheduled events and random draws, for tables and charts."""
+
+    entries: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, step: int, quarter: int, kind: str, event_id: str, title: str, detail: str = "") -> None:
+        self.entries.append({"step": step, "quarter": format_quarter(quarter), "kind": kind,
+                             "event": event_id, "title": title, "detail": detail})
+
+
+def apply_parameter_effect(params: ParameterSet, effect: ParameterEffect) -> list[tuple[str, Any]]:
+    """Apply one effect in place; return (path, previous value) pairs for undoing it."""
+    previous = []
+    for path in effect.paths:
+        old = params.value(path)
+        if effect.operation == "set":
+            new = effect.value
+        elif effect.operation == "scale":
+            new = old * effect.value
+        else:
+            new = old + effect.value
+        param = params.get(path)
+        if param.is_number:
+            lo, hi = param.range  # type: ignore[misc]
+            new = min(max(float(new), lo), hi)  # stacked events stay inside the documented range
+            if param.integer:
+                new = int(round(new))
+        params.set_unchecked(path, new)
+        previous.append((path, old))
+    return previous

@@ -1,0 +1,352 @@
+"""Scenario files: from YAML to a checked, fully resolved :class:`Scenario`.
+
+Loading runs in three layers, each reporting errors with file, line, column and key:
+
+1. safe YAML with line numbers (:mod:`sim.yamlio`);
+2. shape, per file, with pydantic (:mod:`sim.scenario.schema`): unknown keys and wrong types, with
+   the nearest valid key suggested;
+3. meaning, against the parameter registry: overrides exist and are in range, actors added
+   or modified are complete and sourced, events name known actors and parameters, the
+   design is valid and not too large.
+
+``extends`` chains are followed parent first; a child overrides parameters and any other
+key it sets, adds events (an event with an inherited id replaces it) and drops inherited
+events listed in ``remove_events``. ``extends`` may only reach files inside the folder of
+the scenario that was asked for (the scenarios folder), and a cycle is an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from sim.errors import InputError, closest
+from sim.model.calendar import format_quarter, parse_quarter
+from sim.model.events import Event
+from sim.model.influence_model import DEFAULT_START, DEFAULT_STEPS
+from sim.model.parameters import ParameterSet, default_parameters
+from sim.model.world import build_world
+from sim.scenario import schema
+from sim.scenario.design import DesignPoint, check_size, expand_design
+from sim.scenario.parse_events import parse_event
+from sim.yamlio import LineMap, parse_yaml, read_yaml
+
+MAX_EXTENDS_DEPTH = 20
+
+
+@dataclass
+class ScenarioSource:
+    """One file of an ``extends`` chain: its text, parsed data, line map and checked shape."""
+
+    path: Path
+    text: str
+    data: dict[str, Any]
+    lines: LineMap
+    spec: schema.ScenarioFile
+
+    def line(self, key: str) -> int | None:
+        while key:
+            if key in self.lines:
+                return self.lines[key][0]
+            key = key.rpartition(".")[0]
+        return None
+
+
+@dataclass
+class Scenario:
+    """A checked scenario, ready to run."""
+
+    name: str
+    title: str
+    description: str
+    start: int  # quarter index
+    steps: int
+    seed: int
+    replications: int
+    parameters: ParameterSet
+    events: list[Event]
+    design: list[DesignPoint] = field(default_factory=lambda: [DesignPoint(0, "default")])
+    outputs: schema.Outputs = field(default_factory=schema.Outputs)
+    path: Path | None = None
+    sources: list[ScenarioSource] = field(default_factory=list)  # parent first
+    warnings: list[str] = field(default_factory=list)  # legal but probably unintended
+
+    @property
+    def start_label(self) -> str:
+        return format_quarter(self.start)
+
+    @property
+    def end_label(self) -> str:
+        return format_quarter(self.start + (self.steps - 1) * self.parameters.value("model.quarters_per_step"))
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.design) * self.replications
+
+    def resolved(self) -> dict[str, Any]:
+        """The scenario fully resolved (after extends and defaults), as plain data."""
+        return {
+            "name": self.name, "title": self.title, "description": self.description,
+            "period": {"start": self.start_label, "end": self.end_label, "steps": self.steps},
+            "seed": self.seed, "replications": self.replications,
+            "parameters": {p.path: p.value for p in self.parameters},
+            "events": [_event_record(e) for e in self.events],
+            "design": [{"index": d.index, "label": d.label, "variant": d.variant, "values": d.values}
+                       for d in self.design],
+            "outputs": self.outputs.model_dump(),
+            "extends_chain": [str(s.path) for s in self.sources],
+        }
+
+    def resolved_yaml(self) -> str:
+        return yaml.safe_dump(self.resolved(), sort_keys=False, allow_unicode=True)
+
+    def fingerprint(self) -> str:
+        """Hash of the resolved scenario without its file paths: what a resume must match."""
+        data = self.resolved()
+        data.pop("extends_chain")
+        return hashlib.sha256(yaml.safe_dump(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _event_record(e: Event) -> dict[str, Any]:
+    return {
+        "id": e.id, "date": e.quarter, "until": format_quarter(e.until) if e.until is not None else None,
+        "title": e.title, "source": e.source, "assumption": e.assumption,
+        "parameter_effects": [{"parameter": f.pattern, f.operation: f.value} for f in e.parameter_effects],
+        "actions": [a.__dict__ for a in e.actions], "clashes": [list(c) for c in e.clashes],
+    }
+
+
+# -- loading -------------------------------------------------------------------------------
+def load_scenario(path: str | Path, root: str | Path | None = None) -> Scenario:
+    """Read, check and resolve a scenario file (and its ``extends`` chain)."""
+    path = Path(path)
+    root_dir = Path(root).resolve() if root else path.resolve().parent
+    return build_scenario(_load_chain(path, root_dir, []))
+
+
+def parse_scenario(text: str, origin: str = "<scenario>") -> Scenario:
+    """Check a scenario given as YAML text (tests, the dashboard). ``extends`` is not allowed here."""
+    source = _source_from_text(text, Path(origin))
+    if source.spec.extends:
+        raise InputError("`extends` needs a scenario file on disk", file=origin, key="extends",
+                         line=source.line("extends"))
+    return build_scenario([source])
+
+
+def _source_from_text(text: str, path: Path) -> ScenarioSource:
+    data, lines = parse_yaml(text, path)
+    if not isinstance(data, Mapping):
+        raise InputError("expected a mapping with at least `name`", file=path)
+    return ScenarioSource(path, text, dict(data), lines, validate_shape(data, lines, path))
+
+
+def _load_chain(path: Path, root: Path, seen: list[Path]) -> list[ScenarioSource]:
+    resolved = path.resolve()
+    if resolved in seen:
+        cycle = " -> ".join(p.name for p in [*seen, resolved])
+        raise InputError(f"`extends` forms a cycle: {cycle}", file=seen[-1], key="extends")
+    if len(seen) >= MAX_EXTENDS_DEPTH:
+        raise InputError(f"`extends` chain deeper than {MAX_EXTENDS_DEPTH}", file=path, key="extends")
+    data, lines = read_yaml(path)
+    if not isinstance(data, Mapping):
+        raise InputError("expected a mapping with at least `name`", file=path)
+    text = path.read_text(encoding="utf-8")
+    source = ScenarioSource(path, text, dict(data), lines, validate_shape(data, lines, path))
+    parent = source.spec.extends
+    if not parent:
+        return [source]
+    target = _parent_path(parent, path, root, source)
+    return [*_load_chain(target, root, [*seen, resolved]), source]
+
+
+def _parent_path(parent: str, path: Path, root: Path, source: ScenarioSource) -> Path:
+    def fail(message: str) -> InputError:
+        return InputError(message, file=path, key="extends", line=source.line("extends"))
+
+    if Path(parent).is_absolute():
+        raise fail(f"expected a path relative to this file inside {root}, found an absolute path {parent!r}")
+    target = (path.resolve().parent / parent).resolve()
+    if not target.is_relative_to(root):
+        raise fail(f"{parent!r} lies outside the scenarios folder {root}; extends may not leave it")
+    if target.suffix not in (".yaml", ".yml"):
+        raise fail(f"expected a .yaml scenario file, found {parent!r}")
+    if not target.is_file():
+        siblings = [p.name for p in target.parent.glob("*.y*ml")] if target.parent.is_dir() else []
+        raise InputError(f"no scenario file {parent!r}", file=path, key="extends", line=source.line("extends"),
+                         suggestion=closest(Path(parent).name, siblings))
+    return target
+
+
+def validate_shape(data: Mapping[str, Any], lines: LineMap, origin: Path) -> schema.ScenarioFile:
+    """Check a file's shape with pydantic; the first problem becomes a located InputError."""
+    try:
+        return schema.ScenarioFile.model_validate(data)
+    except ValidationError as err:
+        raise _located(err, data, lines, origin) from None
+
+
+def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[list[Any], bool]:
+    """The part of a pydantic error location that exists in the data (drops union tags)."""
+    path, node, complete = [], data, True
+    for part in loc:
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+            path.append(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+            path.append(part)
+        else:
+            complete = False
+    return path, complete
+
+
+def _located(err: ValidationError, data: Mapping[str, Any], lines: LineMap, origin: Path) -> InputError:
+    errors = err.errors(include_url=False)
+
+    def rank(e: dict[str, Any]) -> tuple[int, int]:
+        path, _ = _data_path(data, e["loc"])
+        return (0 if e["type"] == "extra_forbidden" else 1, -len(path))
+
+    first = sorted(errors, key=rank)[0]
+    loc = tuple(first["loc"])
+    path, _ = _data_path(data, loc)
+    suggestion = None
+    if first["type"] == "extra_forbidden":
+        bad = loc[-1]
+        key_path = [*path] if path and path[-1] == bad else [*path, bad]
+        message = "unknown key"
+        allowed = schema.allowed_keys(tuple(p for p in loc[:-1]))
+        suggestion = closest(str(bad), allowed)
+        if allowed:
+            message += f" (expected one of: {', '.join(allowed)})"
+    else:
+        key_path = path if first["type"] != "missing" else [*path, loc[-1]]
+        message = first["msg"].replace("Value error, ", "").replace("Input should be ", "expected ")
+        if first["type"] == "missing":
+            message = f"`{loc[-1]}` is required"
+        elif "input" in first and not isinstance(first["input"], (Mapping, list)) and "found" not in message:
+            message += f"; found {first['input']!r}"
+    key = ".".join(str(p) for p in key_path)
+    line_col = lines.get(key) or lines.get(".".join(str(p) for p in path)) or (None, None)
+    more = len(errors) - 1
+    if more and first["type"] != "extra_forbidden":
+        message += f" ({more} more problem{'s' if more > 1 else ''} in this file)"
+    return InputError(message, file=origin, key=key or None, line=line_col[0], column=line_col[1],
+                      suggestion=suggestion)
+
+
+# -- resolving -----------------------------------------------------------------------------
+def build_scenario(chain: list[ScenarioSource]) -> Scenario:
+    """Merge an ``extends`` chain (parent first) and check it against the registry."""
+    own = chain[-1]
+    params = default_parameters()
+    for src in chain:
+        for kind, tree in (src.spec.actors or {}).items():
+            params.merge_tree(tree, kind, src.path, src.lines, line_prefix=f"actors.{kind}")
+
+    overrides: dict[str, tuple[Any, ScenarioSource]] = {}
+    for src in chain:
+        for path, value in _flatten(src.spec.parameters or {}):
+            overrides[path] = (value, src)
+        random = src.spec.random_events
+        if random is not None:  # shorthand: random_events.<group>.<name> is model.<group>.<name>
+            for group in ("protests", "clashes"):
+                settings = getattr(random, group)
+                for name, value in (settings.model_dump(exclude_none=True) if settings else {}).items():
+                    overrides[f"model.{group}.{name}"] = (value, src)
+            if not random.enabled:
+                overrides["model.protests.base_probability"] = (0.0, src)
+                overrides["model.clashes.probability"] = (0.0, src)
+    for path, (value, src) in overrides.items():
+        params.override(path, value, src.path, src.line(f"parameters.{path}") or src.line("parameters"))
+
+    try:
+        build_world(params)  # added actors complete; ids in memberships and reactions known
+    except InputError as err:
+        err.file = err.file or own.path
+        raise
+
+    def last(attr: str) -> tuple[Any, ScenarioSource]:
+        for src in reversed(chain):
+            if getattr(src.spec, attr) is not None:
+                return getattr(src.spec, attr), src
+        return None, own
+
+    step_quarters = params.value("model.quarters_per_step")
+    period, period_src = last("period")
+    start, steps = _period(period, period_src, step_quarters)
+    seed = last("seed")[0] or 0
+    replications = last("replications")[0] or 1
+    design_spec, design_src = last("design")
+    outputs = last("outputs")[0] or schema.Outputs()
+
+    events = _merge_events(chain, params)
+    check_size(design_spec, replications, lambda key: (str(design_src.path), design_src.line(key)))
+    design = expand_design(design_spec, params, seed, lambda key: (str(design_src.path), design_src.line(key)))
+
+    end = start + steps * step_quarters
+    warnings = [
+        f"event `{e.id}` dated {e.quarter} lies outside the period {format_quarter(start)}-"
+        f"{format_quarter(end - 1)} and never fires" for e in events if not start <= e.date < end
+    ]
+    title, _ = last("title")
+    description, _ = last("description")
+    return Scenario(
+        name=own.spec.name, title=title or own.spec.name, description=description or "", start=start, steps=steps,
+        seed=seed, replications=replications, parameters=params, events=events, design=design, outputs=outputs,
+        path=own.path, sources=chain, warnings=warnings,
+    )
+
+
+def _merge_events(chain: list[ScenarioSource], params: ParameterSet) -> list[Event]:
+    powers, states = params.children("powers"), params.children("states")
+    merged: dict[str, Event] = {}
+    for src in chain:
+        for drop in src.spec.remove_events or []:
+            if drop not in merged:
+                raise InputError(f"no inherited event `{drop}` to remove (inherited: {', '.join(merged) or 'none'})",
+                                 file=src.path, key="remove_events", line=src.line("remove_events"),
+                                 suggestion=closest(drop, merged))
+            del merged[drop]
+        ids: set[str] = set()
+        for i, event in enumerate(src.spec.events or []):
+            key = f"events.{i}"
+            if event.id in ids:
+                raise InputError("two events in this file share an id", file=src.path, key=f"{key}.id",
+                                 line=src.line(f"{key}.id"))
+            ids.add(event.id)
+            spec = event.model_dump(exclude_none=True)
+            merged.pop(event.id, None)  # a child's event with an inherited id replaces it (and moves last)
+            merged[event.id] = parse_event(spec, key, params, src.path, src.lines, powers, states)
+    return sorted(merged.values(), key=lambda e: e.date)
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """``{"powers.china": {"capacity": 1}}`` and ``{"powers.china.capacity": 1}`` both work."""
+    out = []
+    for key, value in tree.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, Mapping):
+            out.extend(_flatten(value, path))
+        else:
+            out.append((path, value))
+    return out
+
+
+def _period(period: schema.Period | None, src: ScenarioSource, step_quarters: int) -> tuple[int, int]:
+    if period is None:
+        return parse_quarter(DEFAULT_START), DEFAULT_STEPS
+    start = parse_quarter(period.start or DEFAULT_START)
+    if period.end is not None:
+        end = parse_quarter(period.end)
+        if end < start:
+            raise InputError(f"end {format_quarter(end)} is before start {format_quarter(start)}", file=src.path,
+                             key="period.end", line=src.line("period.end"))
+        return start, (end - start) // step_quarters + 1
+    return start, period.steps or DEFAULT_STEPS

@@ -1,0 +1,265 @@
+"""The structure of a scenario file, as pydantic models (and the published JSON Schema).
+
+These models check *shape*: which keys exist, their types and simple bounds. Unknown keys
+are errors. What needs the parameter registry (does this parameter exist, is the value in its
+range, is this power known) is checked afterwards in :mod:`sim.scenario.load` and
+:mod:`sim.model.events`. :func:`json_schema` adds the registry's parameter names so editors can
+autocomplete them; ``sim schema`` prints it and ``docs/scenario.schema.json`` is a copy.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
+
+from sim.model.calendar import parse_quarter
+from sim.model.mechanisms import CHANNELS
+
+#: The standard charts an experiment can draw (see sim.views.charts.standard_charts).
+CHART_NAMES = ("overview", "regional-shares", "channels", "dominance", "sweep")
+QUARTER = r"^\s*\d{4}\s*[Qq][1-4]\s*$"
+NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$"
+
+
+def _quarter(text: str) -> str:
+    parse_quarter(text)  # raises "expected a quarter like 2022Q1, found ..."
+    return text
+
+
+def _name(text: str) -> str:
+    import re
+
+    if not re.match(NAME, text):
+        raise ValueError("expected a short name of letters, digits, `-`, `_` or `.` (it names the results folder)")
+    return text
+
+
+Quarter = Annotated[str, AfterValidator(_quarter), WithJsonSchema({"type": "string", "pattern": QUARTER})]
+Name = Annotated[str, AfterValidator(_name), WithJsonSchema({"type": "string", "pattern": NAME})]
+ParameterValue = Union[float, str, list[str]]
+ChannelName = Literal[CHANNELS]  # type: ignore[valid-type]
+
+
+class Strict(BaseModel):
+    """Base: unknown keys are errors, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Period(Strict):
+    """The simulated period: ``start`` and either ``end`` or ``steps``."""
+
+    start: Quarter | None = Field(None, description="first quarter, e.g. 2019Q1")
+    end: Quarter | None = Field(None, description="last quarter, e.g. 2030Q4")
+    steps: int | None = Field(None, ge=1, le=4000, description="number of steps instead of an end quarter")
+
+    @model_validator(mode="after")
+    def _end_or_steps(self) -> Period:
+        if self.end is not None and self.steps is not None:
+            raise ValueError("give `end` or `steps`, not both")
+        return self
+
+
+class Action(Strict):
+    """A one-off transfer from a power through a channel, to one state or to all."""
+
+    power: str
+    channel: ChannelName
+    amount: float = Field(ge=0, description="channel units: USD m (aid) or personnel (drills, security)")
+    state: str | None = Field(None, description="a state id, or omit / `all` to spread like the regular budget")
+    over: int = Field(1, ge=1, le=400, description="quarters across which the amount is spread")
+
+
+class Effect(Strict):
+    """One effect: change a parameter, make an action, or raise border tension (clash)."""
+
+    parameter: str | None = Field(None, description="dotted parameter name; `*` matches one segment")
+    set: ParameterValue | None = None
+    scale: float | None = None
+    add: float | None = None
+    action: Action | None = None
+    clash: list[str] | None = Field(None, min_length=1, description="states whose border tension rises")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Effect:
+        ops = [op for op in ("set", "scale", "add") if getattr(self, op) is not None]
+        if self.action is not None or self.clash is not None:
+            if self.parameter is not None or ops or (self.action is not None and self.clash is not None):
+                raise ValueError("an effect is either `parameter` with set/scale/add, or `action`, or `clash`")
+        elif self.parameter is None or len(ops) != 1:
+            raise ValueError("a parameter effect needs `parameter` and exactly one of `set`, `scale` or `add`")
+        return self
+
+
+class Event(Strict):
+    """A dated event with its provenance and effects."""
+
+    id: str = Field(min_length=1, max_length=80)
+    date: Quarter
+    until: Quarter | None = Field(None, description="last quarter of a temporary change; undone afterwards")
+    title: str | None = None
+    source: str | None = Field(None, description="article and date the event comes from")
+    assumption: str | None = Field(None, description="what is assumed beyond the source")
+    description: str | None = None
+    effects: list[Effect] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _provenance(self) -> Event:
+        if not (self.source or self.assumption):
+            raise ValueError("event has no `source` (article and date) and no `assumption` note")
+        return self
+
+
+class Protests(Strict):
+    base_probability: float | None = Field(None, ge=0, le=1)
+    setback: float | None = Field(None, ge=0, le=1)
+
+
+class Clashes(Strict):
+    probability: float | None = Field(None, ge=0, le=1)
+    tension: float | None = Field(None, ge=0, le=5)
+
+
+class RandomEvents(Strict):
+    """Random-event settings; shorthand for the ``model.protests.*`` and ``model.clashes.*`` parameters."""
+
+    enabled: bool = Field(True, description="false turns protests and clashes off")
+    protests: Protests | None = None
+    clashes: Clashes | None = None
+
+
+class GridRange(Strict):
+    """Evenly spaced values from ``from`` to ``to`` inclusive."""
+
+    from_: float = Field(alias="from")
+    to: float
+    steps: int = Field(ge=2, le=10_000)
+
+
+class Bounds(Strict):
+    """Sampling bounds; omitted bounds default to the parameter's documented range."""
+
+    low: float | None = None
+    high: float | None = None
+
+
+class Sample(Strict):
+    """Latin hypercube or Monte Carlo samples over parameter ranges."""
+
+    method: Literal["lhs", "montecarlo"]
+    n: int = Field(ge=1, le=1_000_000)
+    seed: int | None = Field(None, ge=0, description="design seed (default: the scenario's seed)")
+    parameters: dict[str, Bounds | None] = Field(min_length=1)
+
+
+class Design(Strict):
+    """Which parameter combinations to run (each is run ``replications`` times)."""
+
+    grid: dict[str, list[ParameterValue] | GridRange] | None = Field(None, description="full factorial")
+    sample: Sample | None = None
+    variants: dict[str, dict[str, ParameterValue]] | None = Field(None, description="named hand-picked combinations")
+    max_runs: int | None = Field(None, ge=1, description="refuse designs larger than this (default 100,000)")
+
+    @model_validator(mode="after")
+    def _grid_or_sample(self) -> Design:
+        if self.grid is not None and self.sample is not None:
+            raise ValueError("use `grid` or `sample`, not both (`variants` combine with either)")
+        if self.grid is not None and not self.grid:
+            raise ValueError("`grid` needs at least one parameter")
+        return self
+
+
+class Outputs(Strict):
+    """What to record and which charts to draw."""
+
+    record: Literal["every_step", "final"] | int = Field(
+        "every_step", description="every_step, final, or a whole number k (every k-th step)")
+    charts: list[Literal[CHART_NAMES]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: list(CHART_NAMES), description="standard charts to draw; [] for none")
+    csv: Literal["auto", "always", "never"] = Field(
+        "auto", description="CSV export beside the Parquet parts; auto skips it above 2 million rows")
+
+    @model_validator(mode="after")
+    def _positive_every(self) -> Outputs:
+        if isinstance(self.record, int) and self.record < 1:
+            raise ValueError("`record` as a number must be at least 1 (every k-th step)")
+        return self
+
+
+class ScenarioFile(Strict):
+    """A scenario file. Only ``name`` is required; everything else has a default or is inherited."""
+
+    name: Name = Field(description="short id, used as results folder")
+    title: str | None = None
+    description: str | None = Field(None, description="Markdown shown to students")
+    extends: str | None = Field(None, description="parent scenario, a path relative to this file")
+    period: Period | None = None
+    seed: int | None = Field(None, ge=0, le=2**63 - 1)
+    replications: int | None = Field(None, ge=1, le=100_000)
+    parameters: dict[str, Any] | None = Field(None, description="overrides by dotted parameter name")
+    actors: dict[Literal["powers", "states", "institutions"], dict[str, Any]] | None = None
+    events: list[Event] | None = None
+    remove_events: list[str] | None = Field(None, description="ids of inherited events to drop")
+    random_events: RandomEvents | None = None
+    design: Design | None = None
+    outputs: Outputs | None = None
+
+
+def _candidates(tp: Any) -> list[Any]:
+    """Flatten Optional/Union/Annotated into the concrete types a value may have."""
+    origin = typing.get_origin(tp)
+    if origin is Union or isinstance(tp, types.UnionType):
+        return [c for arg in typing.get_args(tp) for c in _candidates(arg)]
+    if origin is Annotated:
+        return _candidates(typing.get_args(tp)[0])
+    return [tp]
+
+
+def _step_into(tp: Any, part: Any) -> Any:
+    """The type found at ``part`` (a key or list index) inside a value of type ``tp``."""
+    for cand in _candidates(tp):
+        origin = typing.get_origin(cand)
+        if isinstance(cand, type) and issubclass(cand, BaseModel):
+            for name, field in cand.model_fields.items():
+                if part in (name, field.alias):
+                    return field.annotation
+        elif origin is dict and isinstance(part, str):
+            return typing.get_args(cand)[1]
+        elif origin is list and isinstance(part, int):
+            return typing.get_args(cand)[0]
+    return None
+
+
+def allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys valid in the mapping at ``loc`` (for "did you mean" on an unknown key)."""
+    current: Any = ScenarioFile
+    for part in loc:
+        nxt = _step_into(current, part)
+        if nxt is not None:
+            current = nxt
+    keys: list[str] = []
+    for cand in _candidates(current):
+        if isinstance(cand, type) and issubclass(cand, BaseModel):
+            keys += [f.alias or name for name, f in cand.model_fields.items()]
+    return keys
+
+
+def json_schema(parameter_names: list[str] | None = None) -> dict[str, Any]:
+    """The JSON Schema of scenario files, with parameter names for editor autocompletion."""
+    schema = ScenarioFile.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Central Asia influence scenario"
+    if parameter_names:
+        names = {"type": "string", "anyOf": [{"enum": sorted(parameter_names)}, {"pattern": r"^[\w*]+(\.[\w*]+)+$"}]}
+        schema["properties"]["parameters"]["anyOf"][0]["propertyNames"] = names
+    return schema

@@ -1,0 +1,1 @@
+"""The teaching wing: the browser dashboard (SolaraViz) and classroom tools."""

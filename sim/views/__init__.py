@@ -1,0 +1,1 @@
+"""The views wing: static pictures (charts) drawn from tidy tables, never from a live model."""

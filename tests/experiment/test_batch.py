@@ -1,0 +1,230 @@
+"""Batch experiments: executors agree, failures are recorded, interrupts and crashes resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sim.errors import InputError
+from sim.experiment.batch import plan_runs, run_experiment
+from sim.experiment.store import ExperimentStore
+from sim.scenario.load import load_scenario
+
+SMALL = """\
+name: small
+period: {start: 2019Q1, end: 2021Q4}
+seed: 11
+replications: %d
+design:
+  grid:
+    powers.china.budget.aid: [400, 900]
+outputs: {charts: []}
+events:
+  - id: csto_kazakhstan
+    date: 2020Q1
+    source: test
+    effects:
+      - {action: {power: russia, state: KZ, channel: security, amount: 2500}}
+"""
+
+
+def _scenario(tmp_path: Path, replications: int = 3) -> Path:
+    path = tmp_path / "scenarios" / "small.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(SMALL % replications)
+    return path
+
+
+def _csv(result) -> bytes:
+    return (result.folder / "influence.csv").read_bytes()
+
+
+def test_plan_spawns_one_seed_per_replication_shared_across_points(tmp_path):
+    tasks = plan_runs(load_scenario(_scenario(tmp_path)))
+    assert [t.run for t in tasks] == list(range(6))
+    assert [t.seed for t in tasks[:3]] == [t.seed for t in tasks[3:]]  # common random numbers
+    assert len({t.seed for t in tasks}) == 3
+
+
+def test_store_layout_records_every_run_with_its_parameters(tmp_path):
+    result = run_experiment(_scenario(tmp_path), results=tmp_path / "r", executor="serial", progress=False)
+    assert result.status == "complete" and result.ok == 6 and result.failed == 0
+    runs = pd.read_csv(result.folder / "runs.csv")
+    assert list(runs["run"]) == list(range(6)) and set(runs["status"]) == {"ok"}
+    assert sorted(runs["param:powers.china.budget.aid"].unique()) == [400, 900]
+    manifest = json.loads((result.folder / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["root_seed"] == 11 and manifest["runs"] == 6
+    assert manifest["packages"]["mesa"] and manifest["python"]
+    assert (result.folder / "scenario" / "small.yaml").read_text() == SMALL % 3
+    resolved = (result.folder / "scenario.resolved.yaml").read_text()
+    assert "powers.eu.budget.aid: 150" in resolved  # defaults resolved in
+    table = result.table()
+    assert set(table["point"]) == {0, 1} and len(table) == 6 * 12 * 4 * 6 * 4
+
+
+def test_serial_and_two_processes_give_identical_results(tmp_path):
+    scenario = _scenario(tmp_path)
+    serial = run_experiment(scenario, results=tmp_path / "a", executor="serial", progress=False)
+    parallel = run_experiment(scenario, results=tmp_path / "b", executor="processes", workers=2, progress=False)
+    assert _csv(serial) == _csv(parallel)
+    assert (serial.folder / "events.csv").read_bytes() == (parallel.folder / "events.csv").read_bytes()
+
+
+@pytest.mark.slow
+def test_a_local_dask_cluster_gives_identical_results(tmp_path):
+    scenario = _scenario(tmp_path)
+    serial = run_experiment(scenario, results=tmp_path / "a", executor="serial", progress=False)
+    dask = run_experiment(scenario, results=tmp_path / "b", executor="dask", workers=2, progress=False)
+    assert "Dask" in dask.where
+    assert _csv(serial) == _csv(dask)
+
+
+def test_a_failing_run_is_recorded_and_the_others_continue(tmp_path, monkeypatch):
+    import sim.experiment.batch as experiment
+
+    real = experiment.run_replication
+
+    def flaky(scenario, replication, seed, **kwargs):
+        if replication == 1:
+            raise ValueError("synthetic failure")
+        return real(scenario, replication, seed, **kwargs)
+
+    monkeypatch.setattr(experiment, "run_replication", flaky)
+    result = run_experiment(_scenario(tmp_path), results=tmp_path / "r", executor="processes", workers=2,
+                            progress=False)
+    assert result.status == "partial" and result.ok == 4 and result.failed == 2
+    runs = pd.read_csv(result.folder / "runs.csv")
+    failed = runs[runs["status"] == "error"]
+    assert list(failed["replication"]) == [1, 1]
+    assert failed["error"].str.contains("ValueError: synthetic failure").all()
+    assert failed["traceback"].str.contains("flaky").all()
+    assert len(pd.read_csv(result.folder / "influence.csv")["run"].unique()) == 4
+
+    monkeypatch.setattr(experiment, "run_replication", real)  # the fault is gone: resume retries the failures
+    resumed = run_experiment(_scenario(tmp_path), results=tmp_path / "r", executor="serial", resume=True,
+                             progress=False)
+    assert resumed.status == "complete" and resumed.ok == 6
+
+
+def test_cli_exits_non_zero_when_a_run_fails(tmp_path, monkeypatch, capsys):
+    import sim.experiment.batch as experiment
+    from sim.cli import main
+
+    monkeypatch.setattr(experiment, "run_replication", lambda *a, **k: 1 / 0)
+    assert main(["run", str(_scenario(tmp_path)), "--results", str(tmp_path / "r"), "-w", "1", "-q"]) == 1
+    assert "runs.csv" in capsys.readouterr().err
+
+
+def test_resume_recomputes_only_missing_runs_and_matches_an_uninterrupted_run(tmp_path):
+    scenario = _scenario(tmp_path)
+    full = run_experiment(scenario, results=tmp_path / "full", executor="serial", progress=False)
+    partial = run_experiment(scenario, results=tmp_path / "part", executor="serial", progress=False)
+    store = ExperimentStore(partial.folder)
+    for run in (1, 4):  # as if these had not finished
+        store.record_path(run).unlink()
+        store.part_path(run).unlink()
+    (partial.folder / "influence.csv").unlink()
+    store.update_manifest(status="partial")
+    kept = {run: store.part_path(run).stat().st_mtime_ns for run in (0, 2, 3, 5)}
+    time.sleep(0.01)
+    resumed = run_experiment(scenario, results=tmp_path / "part", executor="serial", resume=True, progress=False)
+    assert resumed.folder == partial.folder and resumed.status == "complete"
+    assert {run: store.part_path(run).stat().st_mtime_ns for run in kept} == kept  # not recomputed
+    assert _csv(resumed) == _csv(full)
+
+
+def test_resume_refuses_a_changed_scenario(tmp_path):
+    path = _scenario(tmp_path)
+    run_experiment(path, results=tmp_path / "r", executor="serial", progress=False)
+    path.write_text((SMALL % 3).replace("[400, 900]", "[400, 901]"))
+    with pytest.raises(InputError, match="has changed since experiment"):
+        run_experiment(path, results=tmp_path / "r", executor="serial", resume=True, progress=False)
+
+
+def test_resume_without_an_experiment_is_a_clear_error(tmp_path):
+    with pytest.raises(InputError, match="no experiment to resume"):
+        run_experiment(_scenario(tmp_path), results=tmp_path / "none", resume=True, progress=False)
+
+
+def test_replications_override_respects_the_size_cap(tmp_path):
+    with pytest.raises(InputError, match="more than the cap"):
+        run_experiment(_scenario(tmp_path), results=tmp_path / "r", replications=60_000, progress=False)
+
+
+def _sim(*args: str) -> list[str]:
+    return [sys.executable, "-m", "sim", *args]
+
+
+def _wait_for_records(folder: Path, n: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        runs = [p for d in folder.glob("*") if d.is_dir() and not d.is_symlink() for p in d.glob("runs/run-*.json")]
+        if len(runs) >= n:
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"sim run ended early: {proc.communicate()}")
+        time.sleep(0.05)
+    raise AssertionError("no progress")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGKILL, -signal.SIGKILL)])
+def test_a_real_interrupt_or_kill_leaves_a_resumable_experiment(tmp_path, sig, code):
+    scenario = _scenario(tmp_path, replications=60)  # 120 runs
+    results = tmp_path / "r"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(_sim("run", str(scenario), "--results", str(results), "--workers", "2"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    _wait_for_records(results / "small", 16, proc)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    folder = next(p for p in (results / "small").iterdir() if p.is_dir() and not p.is_symlink())
+    store = ExperimentStore(folder)
+    finished = store.finished()
+    assert 16 <= len(finished) < 120
+    for record in store.records():  # every record vouches for a complete part
+        if record["status"] == "ok":
+            assert len(pd.read_parquet(store.part_path(record["run"]))) == record["rows"]
+    if sig == signal.SIGINT:
+        assert "--resume" in err and store.manifest()["status"] == "partial"
+    else:  # workers of a killed run notice and stop; none is left behind
+        time.sleep(1.0)
+        leftover = subprocess.run(["pgrep", "-f", str(scenario)], capture_output=True, text=True).stdout.split()
+        assert not leftover, f"orphaned workers still running: {leftover}"
+    resumed = subprocess.run(_sim("run", str(scenario), "--results", str(results), "--resume", "-w", "2", "-q"),
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert store.manifest()["status"] == "complete"
+    reference = run_experiment(scenario, results=tmp_path / "ref", executor="processes", workers=2, progress=False)
+    assert (folder / "influence.csv").read_bytes() == _csv(reference)
+
+
+def test_a_dead_worker_leaves_a_partial_resumable_experiment(tmp_path, monkeypatch):
+    import sim.experiment.batch as experiment
+
+    real = experiment.run_replication
+
+    def dies(scenario, replication, seed, **kwargs):
+        if kwargs.get("point") == 1:
+            os._exit(9)  # the worker process vanishes, as under the OOM killer
+        return real(scenario, replication, seed, **kwargs)
+
+    monkeypatch.setattr(experiment, "run_replication", dies)
+    result = run_experiment(_scenario(tmp_path), results=tmp_path / "r", executor="processes", workers=2,
+                            progress=False)
+    assert result.status == "partial" and "BrokenProcessPool" in result.executor_error
+    assert ExperimentStore(result.folder).manifest()["status"] == "partial"
+    assert (result.folder / "runs.csv").exists()
+    monkeypatch.setattr(experiment, "run_replication", real)
+    resumed = run_experiment(_scenario(tmp_path), results=tmp_path / "r", executor="serial", resume=True,
+                             progress=False)
+    assert resumed.status == "complete" and resumed.ok == 6
