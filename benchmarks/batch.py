@@ -134,8 +134,8 @@ def main() -> None:
                              capture_output=True, text=True, check=True)
         results[config] = json.loads(out.stdout.strip().splitlines()[-1])
         r = results[config]
-        print(f"{config:7s} {r['runs']} runs x 48 steps: {r['seconds']:6.1f} s  ({r['runs'] / r['seconds']:6.1f} runs/s)",
-              flush=True)
+        print(f"{config:7s} {r['runs']} runs x 48 steps: {r['seconds']:6.1f} s  "
+              f"({r['runs'] / r['seconds']:6.1f} runs/s)", flush=True)
     rate = {k: v["runs"] / v["seconds"] for k, v in results.items()}
     print(f"serial throughput, ours / batch_run:   {rate['ours-1'] / rate['mesa-1']:.2f} x  (target >= 2)")
     print(f"two workers, ours / batch_run:         {rate['ours-2'] / rate['mesa-2']:.2f} x")

@@ -51,7 +51,8 @@ def test_params_lists_every_parameter_with_its_source(capsys, params):
     assert main(["params"]) == 0
     out = capsys.readouterr().out
     assert f"{len(params)} parameters" in out
-    assert "powers.china.budget.aid" in out and "USD m per quarter" in out and "Modern Diplomacy" in out or "$19.2bn" in out
+    assert ("powers.china.budget.aid" in out and "USD m per quarter" in out and "Modern Diplomacy" in out) or (
+        "$19.2bn" in out)
 
 
 def test_params_name_explains_one(capsys):

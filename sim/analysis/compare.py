@@ -17,7 +17,7 @@ import html
 import io
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -213,7 +213,8 @@ def overlay_chart(compared: list[Compared], style: ChartStyle, path: Path | None
     for ax in axes[-1, :]:
         ax.set_xlabel("year")
     handles = [plt.Line2D([], [], color=style.color(p), lw=2, label=style.name(p)) for p in powers]
-    handles += [plt.Line2D([], [], color="#333333", ls=LINESTYLES[k % len(LINESTYLES)], label=c.scenario.title or c.name)
+    handles += [plt.Line2D([], [], color="#333333", ls=LINESTYLES[k % len(LINESTYLES)],
+                           label=c.scenario.title or c.name)
                 for k, c in enumerate(compared)]
     fig.legend(handles=handles, loc="upper center", ncol=min(len(handles), 4), frameon=False,
                bbox_to_anchor=(0.5, 1.0), fontsize=8)
@@ -368,7 +369,7 @@ table.data {{ border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }}
 table.data th, table.data td {{ border-bottom: 1px solid #eee; padding: 3px 8px; text-align: left; }}
 </style></head><body>
 <h1>Comparison: {names}</h1>
-<p class="meta">Made by <code>sim compare</code> on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from stored results.
+<p class="meta">Made by <code>sim compare</code> on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from stored results.
 Differences are against <strong>{html.escape(compared[0].name)}</strong>.</p>
 <h2>The scenarios</h2>
 {cards}

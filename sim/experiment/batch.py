@@ -341,7 +341,8 @@ def _chunks(tasks: list[RunTask], workers: int) -> list[list[RunTask]]:
     return [tasks[i:i + size] for i in range(0, len(tasks), size)]
 
 
-def _open_store(scenario: Scenario, scenario_root: Path, resume: bool | str, experiment_id: str | None) -> ExperimentStore:
+def _open_store(scenario: Scenario, scenario_root: Path, resume: bool | str,
+                experiment_id: str | None) -> ExperimentStore:
     if resume:
         folder = scenario_root / resume if isinstance(resume, str) else latest_experiment(scenario_root)
         if folder is None or not (folder / "manifest.json").exists():

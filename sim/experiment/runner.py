@@ -80,7 +80,8 @@ def run_replication(scenario: Scenario, replication: int, seed: int, every: int 
     for _ in range(scenario.steps):
         model.step()
     stride = record_every(scenario) if every is None else every
-    entries = [{"scenario": scenario.name, "run": run, "replication": replication, **e} for e in model.event_log.entries]
+    entries = [{"scenario": scenario.name, "run": run, "replication": replication, **e}
+               for e in model.event_log.entries]
     return RunResult(model_columns(model, scenario.name, replication, seed, stride, run, point), entries)
 
 

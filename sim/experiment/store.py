@@ -25,7 +25,7 @@ import json
 import os
 import platform
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -41,12 +41,12 @@ PACKAGES = ("mesa", "numpy", "pandas", "pyarrow", "pydantic", "pyyaml", "matplot
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def new_experiment_id() -> str:
     """Sortable id from the UTC time, e.g. ``20261123-204512``."""
-    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
 
 
 def environment() -> dict[str, Any]:
@@ -161,7 +161,8 @@ class ExperimentStore:
         ids = runs if runs is not None else sorted(self.finished())
         return [self.part_path(r) for r in ids if self.part_path(r).exists()]
 
-    def table(self, columns: list[str] | None = None, filters: Any = None, runs: list[int] | None = None) -> pd.DataFrame:
+    def table(self, columns: list[str] | None = None, filters: Any = None,
+              runs: list[int] | None = None) -> pd.DataFrame:
         """The tidy table of finished runs (optionally some columns or rows), in run order."""
         import pyarrow.dataset as ds
 

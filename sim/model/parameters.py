@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -29,7 +29,8 @@ DATA_FILES = ("powers.yaml", "states.yaml", "institutions.yaml", "mechanisms.yam
 
 #: Keys a parameter mapping may hold.
 PARAMETER_KEYS = frozenset(
-    {"value", "unit", "range", "source", "assumption", "description", "teachable", "choices", "integer"}
+    {"value", "unit", "range", "source", "assumption", "description", "teachable", "calibrate", "choices", "integer",
+     "calibrated"}
 )
 #: Keys that hold plain text labels rather than parameters (names, colours, descriptions).
 LABEL_KEYS = frozenset({"name", "color", "description", "title", "reactor", "rival", "trigger", "response", "within"})
@@ -47,6 +48,10 @@ class Parameter:
     assumption: str | None = None
     description: str | None = None
     teachable: bool = False
+    #: An assumption that ``sim calibrate`` may fit to observed targets.
+    calibrate: bool = False
+    #: When and against what ``sim calibrate --apply`` fitted the value (kept beside ``source``/``assumption``).
+    calibrated: str | None = None
     choices: tuple[str, ...] | None = None
     integer: bool = False
     file: str | None = None
@@ -216,7 +221,8 @@ class ParameterSet:
                     self._children = None
             elif isinstance(sub, Mapping):
                 if not sub:
-                    raise InputError("empty mapping; expected parameters or a `value`", file=origin, key=path, line=line)
+                    raise InputError("empty mapping; expected parameters or a `value`", file=origin, key=path,
+                                     line=line)
                 self.merge_tree(sub, path, origin, lines, lkey)
             else:
                 existing = self.parameters.get(path)
@@ -249,57 +255,30 @@ def _as_spec(p: Parameter) -> dict[str, Any]:
     return {
         "value": p.value, "unit": p.unit, "range": list(p.range) if p.range else None, "source": p.source,
         "assumption": p.assumption, "description": p.description, "teachable": p.teachable or None,
-        "choices": list(p.choices) if p.choices else None, "integer": p.integer or None,
+        "calibrate": p.calibrate or None, "choices": list(p.choices) if p.choices else None,
+        "integer": p.integer or None, "calibrated": p.calibrated,
     }
 
 
 def parse_parameter(path: str, spec: Mapping[str, Any], origin: str | Path, lines: LineMap, lkey: str) -> Parameter:
-    """Check one parameter mapping and build a :class:`Parameter`. Errors name file, line and key."""
+    """Check one parameter mapping and build a :class:`Parameter`. Errors name file, line and key.
+
+    The checks run in a fixed order (keys, provenance, text fields, flags, value, whole number),
+    so a mapping with several problems always reports the same first one.
+    """
     line = lines.get(lkey, (None, None))[0]
 
     def fail(message: str, key: str = path, suggestion: str | None = None, sub: str | None = None) -> InputError:
         sub_line = lines.get(f"{lkey}.{sub}", (line, None))[0] if sub else line
         return InputError(message, file=origin, key=key, line=sub_line, suggestion=suggestion)
 
-    for key in spec:
-        if key not in PARAMETER_KEYS:
-            raise fail("unknown key in a parameter", key=f"{path}.{key}",
-                       suggestion=closest(str(key), PARAMETER_KEYS), sub=key)
+    _check_known_keys(path, spec, fail)
     value = spec["value"]
-    source, assumption = spec.get("source"), spec.get("assumption")
-    if not (isinstance(source, str) and source.strip()) and not (isinstance(assumption, str) and assumption.strip()):
-        raise fail("has no `source` (article and date, or public figure and origin) and no `assumption` note")
-    for text_key in ("unit", "description"):
-        if spec.get(text_key) is not None and not isinstance(spec[text_key], str):
-            raise fail(f"`{text_key}` must be text", sub=text_key)
+    source, assumption = _provenance(spec, fail)
+    _check_text_fields(spec, fail)
+    _check_flags(spec, fail)
     unit = spec.get("unit")
-    rng: tuple[float, float] | None = None
-    choices: tuple[str, ...] | None = None
-    if _is_number(value):
-        if not unit:
-            raise fail("number has no `unit`")
-        raw = spec.get("range")
-        if not (isinstance(raw, list) and len(raw) == 2 and all(_is_number(x) for x in raw) and raw[0] <= raw[1]):
-            raise fail(f"number needs a `range: [low, high]`, found {raw!r}", sub="range")
-        rng = (float(raw[0]), float(raw[1]))
-        if not rng[0] <= value <= rng[1]:
-            raise fail(f"value {_fmt(value)} lies outside its range [{_fmt(rng[0])}, {_fmt(rng[1])}] {unit}",
-                       sub="value")
-    elif isinstance(value, str):
-        raw = spec.get("choices")
-        if not (isinstance(raw, list) and raw and all(isinstance(c, str) for c in raw)):
-            raise fail("text value needs a `choices` list", sub="choices")
-        choices = tuple(raw)
-        if value not in choices:
-            raise fail(f"value {value!r} is not one of {', '.join(choices)}", suggestion=closest(value, choices),
-                       sub="value")
-    elif isinstance(value, list):
-        if not all(isinstance(v, str) for v in value):
-            raise fail("list values must be ids (text)", sub="value")
-    elif isinstance(value, bool):
-        raise fail("true/false parameters are not supported; use a number in [0, 1] with a unit", sub="value")
-    else:
-        raise fail(f"expected a number, a text choice or a list of ids, found {value!r}", sub="value")
+    rng, choices = _check_value(value, spec, unit, fail)
     integer = bool(spec.get("integer", False))
     if integer and not float(value).is_integer():
         raise fail(f"expected a whole number, found {value!r}", sub="value")
@@ -308,15 +287,98 @@ def parse_parameter(path: str, spec: Mapping[str, Any], origin: str | Path, line
         value=int(value) if integer else (float(value) if _is_number(value) else copy.deepcopy(value)),
         unit=unit,
         range=rng,
-        source=source.strip() if isinstance(source, str) and source.strip() else None,
-        assumption=assumption.strip() if isinstance(assumption, str) and assumption.strip() else None,
+        source=source,
+        assumption=assumption,
         description=spec.get("description"),
         teachable=bool(spec.get("teachable", False)),
+        calibrate=bool(spec.get("calibrate", False)),
+        calibrated=_nonblank_text(spec.get("calibrated")),
         choices=choices,
         integer=integer,
         file=str(origin),
         line=line,
     )
+
+
+#: Builds the located error for one parameter mapping (see ``fail`` in :func:`parse_parameter`).
+_Fail = Callable[..., InputError]
+
+
+def _check_known_keys(path: str, spec: Mapping[str, Any], fail: _Fail) -> None:
+    """A mistyped key would otherwise be silently ignored; name it and suggest the nearest valid one."""
+    for key in spec:
+        if key not in PARAMETER_KEYS:
+            raise fail("unknown key in a parameter", key=f"{path}.{key}",
+                       suggestion=closest(str(key), PARAMETER_KEYS), sub=key)
+
+
+def _provenance(spec: Mapping[str, Any], fail: _Fail) -> tuple[str | None, str | None]:
+    """The stripped ``source`` and ``assumption``; every number must say where it comes from."""
+    source, assumption = _nonblank_text(spec.get("source")), _nonblank_text(spec.get("assumption"))
+    if source is None and assumption is None:
+        raise fail("has no `source` (article and date, or public figure and origin) and no `assumption` note")
+    return source, assumption
+
+
+def _nonblank_text(raw: Any) -> str | None:
+    """``raw`` stripped if it is text with something in it, else None (blank provenance counts as none)."""
+    return raw.strip() if isinstance(raw, str) and raw.strip() else None
+
+
+def _check_text_fields(spec: Mapping[str, Any], fail: _Fail) -> None:
+    """``unit``, ``description`` and ``calibrated`` are shown to readers as they are, so they must be text."""
+    for text_key in ("unit", "description", "calibrated"):
+        if spec.get(text_key) is not None and not isinstance(spec[text_key], str):
+            raise fail(f"`{text_key}` must be text", sub=text_key)
+
+
+def _check_flags(spec: Mapping[str, Any], fail: _Fail) -> None:
+    """``teachable`` and ``calibrate`` are switches; a quoted ``"false"`` would otherwise count as true."""
+    for flag in ("teachable", "calibrate"):
+        if spec.get(flag) is not None and not isinstance(spec[flag], bool):
+            raise fail(f"`{flag}` must be true or false, found {spec[flag]!r}", sub=flag)
+
+
+def _check_value(value: Any, spec: Mapping[str, Any], unit: str | None,
+                 fail: _Fail) -> tuple[tuple[float, float] | None, tuple[str, ...] | None]:
+    """Check ``value`` against what its kind needs; return the range (numbers) and choices (text)."""
+    if _is_number(value):
+        return _checked_range(value, spec, unit, fail), None
+    if isinstance(value, str):
+        return None, _checked_choices(value, spec, fail)
+    if isinstance(value, list):
+        if not all(isinstance(v, str) for v in value):
+            raise fail("list values must be ids (text)", sub="value")
+        return None, None
+    if isinstance(value, bool):
+        raise fail("true/false parameters are not supported; use a number in [0, 1] with a unit", sub="value")
+    raise fail(f"expected a number, a text choice or a list of ids, found {value!r}", sub="value")
+
+
+def _checked_range(value: float, spec: Mapping[str, Any], unit: str | None, fail: _Fail) -> tuple[float, float]:
+    """A number needs a unit and a ``[low, high]`` range holding it: overrides and sweeps are checked against it."""
+    if not unit:
+        raise fail("number has no `unit`")
+    raw = spec.get("range")
+    if not (isinstance(raw, list) and len(raw) == 2 and all(_is_number(x) for x in raw) and raw[0] <= raw[1]):
+        raise fail(f"number needs a `range: [low, high]`, found {raw!r}", sub="range")
+    rng = (float(raw[0]), float(raw[1]))
+    if not rng[0] <= value <= rng[1]:
+        raise fail(f"value {_fmt(value)} lies outside its range [{_fmt(rng[0])}, {_fmt(rng[1])}] {unit}",
+                   sub="value")
+    return rng
+
+
+def _checked_choices(value: str, spec: Mapping[str, Any], fail: _Fail) -> tuple[str, ...]:
+    """A text value needs the list of ``choices`` it may take, and must be one of them."""
+    raw = spec.get("choices")
+    if not (isinstance(raw, list) and raw and all(isinstance(c, str) for c in raw)):
+        raise fail("text value needs a `choices` list", sub="choices")
+    choices = tuple(raw)
+    if value not in choices:
+        raise fail(f"value {value!r} is not one of {', '.join(choices)}", suggestion=closest(value, choices),
+                   sub="value")
+    return choices
 
 
 def data_dir() -> Path:

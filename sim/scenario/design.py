@@ -83,7 +83,8 @@ def expand_design(design: schema.Design | None, params: ParameterSet, seed: int,
     points = []
     for (variant, fixed), values in itertools.product(variants, base):
         merged = {**values, **fixed}
-        label = ", ".join([*( [f"variant={variant}"] if variant else []), *(f"{k}={_short(v)}" for k, v in values.items())])
+        label = ", ".join([*([f"variant={variant}"] if variant else []),
+                           *(f"{k}={_short(v)}" for k, v in values.items())])
         points.append(DesignPoint(len(points), label or "default", merged, variant))
     return points
 
@@ -99,10 +100,7 @@ def _grid(grid: dict[str, Any], params: ParameterSet, locate: Locate) -> list[di
     axes = []
     for path, spec in grid.items():
         key = f"design.grid.{path}"
-        if isinstance(spec, schema.GridRange):
-            raw = np.linspace(spec.from_, spec.to, spec.steps).tolist()
-        else:
-            raw = spec
+        raw = np.linspace(spec.from_, spec.to, spec.steps).tolist() if isinstance(spec, schema.GridRange) else spec
         if not raw:
             file, line = locate(key)
             raise InputError("expected at least one value", file=file, key=key, line=line)
@@ -145,7 +143,8 @@ def _sample(sample: schema.Sample, params: ParameterSet, seed: int, locate: Loca
     for row in scaled:
         point = {}
         for path, value in zip(names, row):
-            point[path] = int(round(value)) if params.get(path).integer else float(value)
+            # int() stays while numpy < 2 is supported: there round() of a numpy float is a numpy float.
+            point[path] = int(round(value)) if params.get(path).integer else float(value)  # noqa: RUF046
         out.append(point)
     return out
 

@@ -57,6 +57,10 @@ class ScenarioSource:
             key = key.rpartition(".")[0]
         return None
 
+    def locate(self, key: str) -> tuple[str, int | None]:
+        """File and line of a key, as the design checks report them (:data:`sim.scenario.design.Locate`)."""
+        return str(self.path), self.line(key)
+
 
 @dataclass
 class Scenario:
@@ -195,10 +199,9 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[list[Any], bool]:
     """The part of a pydantic error location that exists in the data (drops union tags)."""
     path, node, complete = [], data, True
     for part in loc:
-        if isinstance(node, Mapping) and part in node:
-            node = node[part]
-            path.append(part)
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        if (isinstance(node, Mapping) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and part < len(node)
+        ):
             node = node[part]
             path.append(part)
         else:
@@ -245,63 +248,99 @@ def _located(err: ValidationError, data: Mapping[str, Any], lines: LineMap, orig
 def build_scenario(chain: list[ScenarioSource]) -> Scenario:
     """Merge an ``extends`` chain (parent first) and check it against the registry."""
     own = chain[-1]
-    params = default_parameters()
-    for src in chain:
-        for kind, tree in (src.spec.actors or {}).items():
-            params.merge_tree(tree, kind, src.path, src.lines, line_prefix=f"actors.{kind}")
-
-    overrides: dict[str, tuple[Any, ScenarioSource]] = {}
-    for src in chain:
-        for path, value in _flatten(src.spec.parameters or {}):
-            overrides[path] = (value, src)
-        random = src.spec.random_events
-        if random is not None:  # shorthand: random_events.<group>.<name> is model.<group>.<name>
-            for group in ("protests", "clashes"):
-                settings = getattr(random, group)
-                for name, value in (settings.model_dump(exclude_none=True) if settings else {}).items():
-                    overrides[f"model.{group}.{name}"] = (value, src)
-            if not random.enabled:
-                overrides["model.protests.base_probability"] = (0.0, src)
-                overrides["model.clashes.probability"] = (0.0, src)
-    for path, (value, src) in overrides.items():
-        params.override(path, value, src.path, src.line(f"parameters.{path}") or src.line("parameters"))
-
-    try:
-        build_world(params)  # added actors complete; ids in memberships and reactions known
-    except InputError as err:
-        err.file = err.file or own.path
-        raise
-
-    def last(attr: str) -> tuple[Any, ScenarioSource]:
-        for src in reversed(chain):
-            if getattr(src.spec, attr) is not None:
-                return getattr(src.spec, attr), src
-        return None, own
+    params = _scenario_parameters(chain)
+    _check_world(params, own)
 
     step_quarters = params.value("model.quarters_per_step")
-    period, period_src = last("period")
+    period, period_src = _last(chain, "period")
     start, steps = _period(period, period_src, step_quarters)
-    seed = last("seed")[0] or 0
-    replications = last("replications")[0] or 1
-    design_spec, design_src = last("design")
-    outputs = last("outputs")[0] or schema.Outputs()
+    seed = _last(chain, "seed")[0] or 0
+    replications = _last(chain, "replications")[0] or 1
+    design_spec, design_src = _last(chain, "design")
+    outputs = _last(chain, "outputs")[0] or schema.Outputs()
 
     events = _merge_events(chain, params)
-    check_size(design_spec, replications, lambda key: (str(design_src.path), design_src.line(key)))
-    design = expand_design(design_spec, params, seed, lambda key: (str(design_src.path), design_src.line(key)))
+    check_size(design_spec, replications, design_src.locate)
+    design = expand_design(design_spec, params, seed, design_src.locate)
 
-    end = start + steps * step_quarters
-    warnings = [
-        f"event `{e.id}` dated {e.quarter} lies outside the period {format_quarter(start)}-"
-        f"{format_quarter(end - 1)} and never fires" for e in events if not start <= e.date < end
-    ]
-    title, _ = last("title")
-    description, _ = last("description")
+    warnings = _events_outside_period(events, start, start + steps * step_quarters)
+    title, _ = _last(chain, "title")
+    description, _ = _last(chain, "description")
     return Scenario(
         name=own.spec.name, title=title or own.spec.name, description=description or "", start=start, steps=steps,
         seed=seed, replications=replications, parameters=params, events=events, design=design, outputs=outputs,
         path=own.path, sources=chain, warnings=warnings,
     )
+
+
+def _scenario_parameters(chain: list[ScenarioSource]) -> ParameterSet:
+    """The registry with the chain's actors merged in, then its overrides applied.
+
+    Actors come first so that overrides may target parameters of actors a scenario adds.
+    """
+    params = default_parameters()
+    for src in chain:
+        for kind, tree in (src.spec.actors or {}).items():
+            params.merge_tree(tree, kind, src.path, src.lines, line_prefix=f"actors.{kind}")
+    for path, (value, src) in _overrides(chain).items():
+        params.override(path, value, src.path, src.line(f"parameters.{path}") or src.line("parameters"))
+    return params
+
+
+def _overrides(chain: list[ScenarioSource]) -> dict[str, tuple[Any, ScenarioSource]]:
+    """Each overridden parameter's last value along the chain, with the file that set it (for error lines)."""
+    overrides: dict[str, tuple[Any, ScenarioSource]] = {}
+    for src in chain:
+        for path, value in _flatten(src.spec.parameters or {}):
+            overrides[path] = (value, src)
+        for path, value in _random_event_overrides(src.spec.random_events):
+            overrides[path] = (value, src)
+    return overrides
+
+
+def _random_event_overrides(random: schema.RandomEvents | None) -> list[tuple[str, Any]]:
+    """The ``random_events`` shorthand as overrides: ``random_events.<group>.<name>`` is ``model.<group>.<name>``.
+
+    ``enabled: false`` sets both probabilities to zero, after (and so over) any group setting.
+    """
+    if random is None:
+        return []
+    out: list[tuple[str, Any]] = []
+    for group in ("protests", "clashes"):
+        settings = getattr(random, group)
+        for name, value in (settings.model_dump(exclude_none=True) if settings else {}).items():
+            out.append((f"model.{group}.{name}", value))
+    if not random.enabled:
+        out += [("model.protests.base_probability", 0.0), ("model.clashes.probability", 0.0)]
+    return out
+
+
+def _check_world(params: ParameterSet, own: ScenarioSource) -> None:
+    """Build the world once so added actors are complete and ids in memberships and reactions are known.
+
+    An error without a file of its own comes from the scenario's combined parameters: blame the scenario.
+    """
+    try:
+        build_world(params)
+    except InputError as err:
+        err.file = err.file or own.path
+        raise
+
+
+def _last(chain: list[ScenarioSource], attr: str) -> tuple[Any, ScenarioSource]:
+    """The nearest setting of a top-level key along the chain (a child's wins), and the file that set it."""
+    for src in reversed(chain):
+        if getattr(src.spec, attr) is not None:
+            return getattr(src.spec, attr), src
+    return None, chain[-1]
+
+
+def _events_outside_period(events: list[Event], start: int, end: int) -> list[str]:
+    """Warnings for events that can never fire: legal, but probably not what the author meant."""
+    return [
+        f"event `{e.id}` dated {e.quarter} lies outside the period {format_quarter(start)}-"
+        f"{format_quarter(end - 1)} and never fires" for e in events if not start <= e.date < end
+    ]
 
 
 def _merge_events(chain: list[ScenarioSource], params: ParameterSet) -> list[Event]:

@@ -46,7 +46,7 @@ def _name(text: str) -> str:
 
 Quarter = Annotated[str, AfterValidator(_quarter), WithJsonSchema({"type": "string", "pattern": QUARTER})]
 Name = Annotated[str, AfterValidator(_name), WithJsonSchema({"type": "string", "pattern": NAME})]
-ParameterValue = Union[float, str, list[str]]
+ParameterValue = float | str | list[str]
 ChannelName = Literal[CHANNELS]  # type: ignore[valid-type]
 
 

@@ -163,8 +163,9 @@ def Description(model: DashboardModel) -> None:
     update_counter.get()
     with solara.Card(model.source.title):
         solara.Markdown(model.source.description or "")
+        moved = f"; sliders moved: {', '.join(model.overrides)}" if model.overrides else ""
         solara.Text(f"{model.source.start_label}-{model.source.end_label}; step {model.steps} of "
-                    f"{model.source.steps}" + (f"; sliders moved: {', '.join(model.overrides)}" if model.overrides else ""))
+                    f"{model.source.steps}" + moved)
 
 
 @solara.component

@@ -18,12 +18,12 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.patches import Patch
 
-from sim.model.calendar import parse_quarter, quarter_to_year  # noqa: E402
+from sim.model.calendar import parse_quarter, quarter_to_year
 
 #: Okabe-Ito colour-blind-safe palette, used for powers without a colour of their own.
 PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000")
@@ -266,7 +266,8 @@ def dominance(table: pd.DataFrame, style: ChartStyle, path: str | Path | None = 
     greys = plt.get_cmap("Greys")(np.linspace(0.45, 0.95, len(states)))  # states in greys: colours mean powers
     for k, state in enumerate(states):
         bottom.plot(hhi.index, hhi[state], lw=1.6, label=style.name(state), color=greys[k],
-                    ls=("-", "--", "-.", ":")[k % 4] if state != "region" else "-", marker=None if state != "region" else ".")
+                    ls=("-", "--", "-.", ":")[k % 4] if state != "region" else "-",
+                    marker=None if state != "region" else ".")
     bottom.axhline(1.0 / len(powers), color="#999999", lw=0.8, ls=":")
     bottom.set_ylabel("concentration (HHI)")
     bottom.set_xlabel("year")
@@ -320,8 +321,6 @@ def standard_charts(scenario, store, quarter: str | None = None) -> list[Path]: 
 
     ``quarter`` chooses the quarter of the channel breakdown (default: the last one recorded).
     """
-    import pyarrow.dataset as ds
-
     from sim import __version__
 
     events = store.events()
@@ -332,39 +331,78 @@ def standard_charts(scenario, store, quarter: str | None = None) -> list[Path]: 
     wanted = set(scenario.outputs.charts)
     points = scenario.design if len(scenario.design) <= MAX_OVERVIEW_POINTS else scenario.design[:1]
     for point in points:
-        table = store.table(filters=ds.field("point") == point.index)
-        if table.empty or not wanted - {"sweep"}:
-            continue
-        runs = set(table["run"].unique())
-        style.events = events[events["run"].isin(runs)] if len(events) else None
-        suffix = "" if len(scenario.design) == 1 else f"-point{point.index}"
-        label = "" if len(scenario.design) == 1 else f" [{point.label}]"
-        reps = table["replication"].nunique()
-        for name, draw in (
-            ("overview", lambda p: influence_over_time(
-                table, style, p, title=f"{scenario.title}{label}: composite influence (mean and 90% band, "
-                                       f"{reps} replications)")),
-            ("regional-shares", lambda p: regional_shares(table, style, p, title=f"{scenario.title}{label}: "
-                                                                               "regional shares")),
-            ("channels", lambda p: channel_breakdown(table, style, quarter=quarter, path=p)),
-            ("dominance", lambda p: dominance(table, style, p)),
-        ):
-            if name not in wanted:
-                continue
-            fig = draw(store.folder / f"{name}{suffix}.png")
-            plt.close(fig)
-            made += [store.folder / f"{name}{suffix}.{fmt}" for fmt in FORMATS]
+        made += _point_charts(scenario, store, point, style, events, wanted, quarter)
+    made += _sweep_charts(scenario, store, style, wanted)
+    return made
+
+
+def _point_charts(scenario: Any, store: Any, point: Any, style: ChartStyle, events: pd.DataFrame, wanted: set[str],
+                  quarter: str | None) -> list[Path]:
+    """The per-point charts of one design point, from that point's runs only (bands never mix points).
+
+    ``scenario``, ``store`` and ``point`` are a Scenario, an ExperimentStore and a DesignPoint; views
+    stay below the scenario and experiment wings, so they are not imported here.
+    """
+    import pyarrow.dataset as ds
+
+    table = store.table(filters=ds.field("point") == point.index)
+    if table.empty or not wanted - {"sweep"}:
+        return []
+    runs = set(table["run"].unique())
+    style.events = events[events["run"].isin(runs)] if len(events) else None
+    suffix = "" if len(scenario.design) == 1 else f"-point{point.index}"
+    label = "" if len(scenario.design) == 1 else f" [{point.label}]"
+    reps = table["replication"].nunique()
+    drawers = {
+        "overview": lambda p: influence_over_time(
+            table, style, p, title=f"{scenario.title}{label}: composite influence (mean and 90% band, "
+                                   f"{reps} replications)"),
+        "regional-shares": lambda p: regional_shares(table, style, p, title=f"{scenario.title}{label}: "
+                                                                           "regional shares"),
+        "channels": lambda p: channel_breakdown(table, style, quarter=quarter, path=p),
+        "dominance": lambda p: dominance(table, style, p),
+    }
+    made: list[Path] = []
+    for name, draw in drawers.items():
+        if name in wanted:
+            made += _closed(draw(store.folder / f"{name}{suffix}.png"), store.folder, f"{name}{suffix}")
+    return made
+
+
+def _sweep_charts(scenario: Any, store: Any, style: ChartStyle, wanted: set[str]) -> list[Path]:
+    """One chart per power of its regional composite share against a swept parameter (see :func:`_sweep_axes`)."""
+    import pyarrow.dataset as ds
+
     runs = store.runs_table()
     swept = [c for c in runs.columns if c.startswith("param:")]
-    if swept and len(scenario.design) > 1 and "sweep" in wanted:
-        final = store.table(filters=(ds.field("channel") == "composite") & (ds.field("state") == "region"))
-        numeric = [c for c in swept if pd.api.types.is_numeric_dtype(runs[c])]
-        if numeric:
-            first = numeric[0].removeprefix("param:")
-            by = numeric[1].removeprefix("param:") if len(numeric) > 1 and runs[numeric[1]].nunique() <= 6 else None
-            style.events = None
-            for power in _labels(final["power"]):
-                fig = sweep(final, runs, first, style, power=power, by=by, path=store.folder / f"sweep-{power}.png")
-                plt.close(fig)
-                made += [store.folder / f"sweep-{power}.{fmt}" for fmt in FORMATS]
+    if not (swept and len(scenario.design) > 1 and "sweep" in wanted):
+        return []
+    final = store.table(filters=(ds.field("channel") == "composite") & (ds.field("state") == "region"))
+    axes = _sweep_axes(runs, swept)
+    if axes is None:
+        return []
+    first, by = axes
+    style.events = None
+    made: list[Path] = []
+    for power in _labels(final["power"]):
+        fig = sweep(final, runs, first, style, power=power, by=by, path=store.folder / f"sweep-{power}.png")
+        made += _closed(fig, store.folder, f"sweep-{power}")
     return made
+
+
+def _sweep_axes(runs: pd.DataFrame, swept: list[str]) -> tuple[str, str | None] | None:
+    """The swept parameters a sweep chart can show: the first numeric one on the x axis, and the second as
+    one line per value if it has at most six values (more lines would be unreadable). None if none is numeric.
+    """
+    numeric = [c for c in swept if pd.api.types.is_numeric_dtype(runs[c])]
+    if not numeric:
+        return None
+    first = numeric[0].removeprefix("param:")
+    by = numeric[1].removeprefix("param:") if len(numeric) > 1 and runs[numeric[1]].nunique() <= 6 else None
+    return first, by
+
+
+def _closed(fig: plt.Figure, folder: Path, stem: str) -> list[Path]:
+    """Free a saved figure (an experiment draws many) and name the files it was saved to, one per format."""
+    plt.close(fig)
+    return [folder / f"{stem}.{fmt}" for fmt in FORMATS]

@@ -185,7 +185,7 @@ def test_a_real_interrupt_or_kill_leaves_a_resumable_experiment(tmp_path, sig, c
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     _wait_for_records(results / "small", 16, proc)
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=60)
+    _out, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
     folder = next(p for p in (results / "small").iterdir() if p.is_dir() and not p.is_symlink())
     store = ExperimentStore(folder)

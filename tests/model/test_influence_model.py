@@ -130,7 +130,8 @@ events:
 
 
 def test_half_year_steps_cover_the_same_period():
-    scenario = parse_scenario("name: x\nperiod: {start: 2019Q1, end: 2020Q4}\nparameters:\n  model.quarters_per_step: 2\n")
+    scenario = parse_scenario("name: x\nperiod: {start: 2019Q1, end: 2020Q4}\n"
+                              "parameters:\n  model.quarters_per_step: 2\n")
     assert scenario.steps == 4
     table = run_replication(scenario, 0, 1).table
     assert list(table["quarter"].cat.categories) == ["2019Q1", "2019Q3", "2020Q1", "2020Q3"]

@@ -91,3 +91,29 @@ def test_others_default_becomes_a_concrete_entry_when_targeted(params):
 def test_data_files_ship_inside_the_package():
     for name in DATA_FILES:
         assert (data_dir() / name).is_file()
+
+
+def test_a_parameter_marked_calibrate_carries_the_flag(tmp_path):
+    path = _write(tmp_path, "powers:\n  x:\n"
+                            "    capacity: {value: 1, unit: u, range: [0, 2], assumption: a, calibrate: true}\n"
+                            "    reach: {value: 1, unit: u, range: [0, 2], assumption: a}\n")
+    params = load_files([path])
+    assert params.get("powers.x.capacity").calibrate is True
+    assert params.get("powers.x.reach").calibrate is False
+
+
+def test_calibrate_survives_a_later_file_modifying_the_value(tmp_path):
+    first = _write(tmp_path, "powers:\n  x:\n"
+                             "    capacity: {value: 1, unit: u, range: [0, 2], assumption: a, calibrate: true}\n")
+    second = tmp_path / "more.yaml"
+    second.write_text("powers:\n  x:\n    capacity: {value: 2}\n")
+    assert load_files([first, second]).get("powers.x.capacity").calibrate is True
+
+
+@pytest.mark.parametrize("flag", ["calibrate", "teachable"])
+def test_a_flag_that_is_not_true_or_false_is_refused_naming_the_key(tmp_path, flag):
+    path = _write(tmp_path, 'powers:\n  x:\n    capacity:\n      value: 1\n      unit: u\n      range: [0, 2]\n'
+                            f'      assumption: a\n      {flag}: "false"\n')
+    with pytest.raises(InputError, match=f"`{flag}` must be true or false") as err:
+        load_files([path])
+    assert err.value.file == path and err.value.line == 8 and err.value.key == "powers.x.capacity"

@@ -61,7 +61,7 @@ def test_removing_an_unknown_event_is_an_error_with_suggestion(tmp_path, chain):
 def test_a_cycle_is_an_error(tmp_path):
     _write(tmp_path, "a.yaml", "name: a\nextends: b.yaml\n")
     b = _write(tmp_path, "b.yaml", "name: b\nextends: a.yaml\n")
-    with pytest.raises(InputError, match="cycle: b.yaml -> a.yaml -> b.yaml"):
+    with pytest.raises(InputError, match=r"cycle: b\.yaml -> a\.yaml -> b\.yaml"):
         load_scenario(b)
 
 
@@ -78,7 +78,7 @@ def test_extends_cannot_leave_the_scenarios_folder(tmp_path):
 def test_extends_cannot_read_other_kinds_of_files(tmp_path):
     _write(tmp_path, "secret.txt", "name: secret\n")
     x = _write(tmp_path, "x.yaml", "name: x\nextends: secret.txt\n")
-    with pytest.raises(InputError, match="expected a .yaml scenario file"):
+    with pytest.raises(InputError, match=r"expected a \.yaml scenario file"):
         load_scenario(x)
 
 

@@ -33,7 +33,7 @@ def mutated(draw: st.DrawFn) -> str:
             head = line.split(":", 1)[0]
             lines[i] = f"{head}: {draw(JUNK)}\n"
         elif kind == "rename_key" and ":" in line:
-            lines[i] = line.replace(draw(st.sampled_from(KEYS)), draw(st.sampled_from(KEYS + ["x", "paramters"])), 1)
+            lines[i] = line.replace(draw(st.sampled_from(KEYS)), draw(st.sampled_from([*KEYS, "x", "paramters"])), 1)
         elif kind == "insert_chars":
             pos = draw(st.integers(0, len(line)))
             lines[i] = line[:pos] + draw(JUNK) + line[pos:]

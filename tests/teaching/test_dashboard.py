@@ -32,7 +32,7 @@ def library(tmp_path, monkeypatch):
 
 
 def _render():
-    box, rc = solara.render(solara.AppLayout(children=[app.Page()]), handle_error=False)
+    _box, rc = solara.render(solara.AppLayout(children=[app.Page()]), handle_error=False)
     return rc
 
 
@@ -110,7 +110,7 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 def test_in_a_real_browser_offline(library):
-    if not Path(CHROMIUM).exists() or shutil.which("playwright") is None and not _has_playwright():
+    if not Path(CHROMIUM).exists() or (shutil.which("playwright") is None and not _has_playwright()):
         if os.environ.get("CI"):
             pytest.fail("CI must install Debian's chromium and playwright (see .ci/run)")
         pytest.skip("needs Debian's chromium and the playwright package")
@@ -130,7 +130,7 @@ def test_in_a_real_browser_offline(library):
 
             def only_local(route):  # offline: anything not served by our server is refused and recorded
                 url = route.request.url
-                if url.startswith(f"http://127.0.0.1:{port}") or url.startswith(("data:", "blob:")):
+                if url.startswith((f"http://127.0.0.1:{port}", "data:", "blob:")):
                     route.continue_()
                 else:
                     outside.append(url)

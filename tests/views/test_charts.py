@@ -96,7 +96,7 @@ def test_dominance_chart_shows_leaders_and_concentration(stored, style):
     _, store = stored
     fig = charts.dominance(store.table(), style)
     top, bottom = fig.axes
-    assert [t.get_text() for t in top.get_yticklabels()][0] == "Kazakhstan"
+    assert top.get_yticklabels()[0].get_text() == "Kazakhstan"
     assert bottom.get_ylabel() == "concentration (HHI)"
     assert len([line for line in bottom.get_lines() if not line.get_label().startswith("_")]) == 6
     plt.close(fig)
