@@ -3,29 +3,47 @@
 State is kept in the model's arrays (so the mechanisms stay vectorised and fast); each
 agent is the named handle on its row or column of those arrays. A Power makes its own
 allocation decision each quarter; States' uptake is computed for all states at once by
-the model's vectorised submodels (receptivity, influence update), see docs/odd.md.
+the model's vectorised submodels (demand, receptivity, the contest for demand), see
+docs/odd.md.
+
+Agents read the model through :class:`ModelView`, the few attributes they need, so this
+module does not import the model (which imports the agents).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import mesa
 import numpy as np
 
 from sim.model import mechanisms as mech
+from sim.model.events import ActionQueue
+from sim.model.world import World
 
-if TYPE_CHECKING:
-    from sim.model.influence_model import InfluenceModel
+
+class ModelView(Protocol):
+    """What an agent reads from (and writes to) its model."""
+
+    world: World
+    stocks: np.ndarray  # (P,S,C)
+    receptivity: np.ndarray  # (P,S,C)
+    opening: np.ndarray  # (P,S,C)
+    reaction_boost: np.ndarray  # (P,S,C)
+    budget: np.ndarray  # (P,C) this step's budgets per quarter, trends applied
+    allocation: np.ndarray  # (P,S,C)
+    threat: np.ndarray  # (S,)
+    step_quarters: int
+    actions: ActionQueue
 
 
 class Actor(mesa.Agent):
     """A named actor: its id in the data files and its position in the model's arrays."""
 
-    model: InfluenceModel
+    model: ModelView  # type: ignore[assignment]
     _names_attribute = ""  # the World list holding display names for this kind of actor
 
-    def __init__(self, model: InfluenceModel, index: int, key: str) -> None:
+    def __init__(self, model: mesa.Model, index: int, key: str) -> None:
         super().__init__(model)
         self.index = index
         self.key = key
@@ -47,17 +65,21 @@ class Power(Actor):
         return self.model.stocks[self.index]
 
     def allocate(self) -> None:
-        """Spread this step's budgets over the states, answer rivals, add one-off actions.
+        """Spread this step's budgets over states and channels, seize openings, answer rivals.
 
-        Writes the power's row of ``model.allocation`` (channel units per step).
+        The power weighs states by priority, receptivity and openings (unmet demand, rivals'
+        retreat), moves part of its effort between channels towards the better openings, boosts
+        where a rival challenges it, and adds its one-off actions due this step. Writes the
+        power's row of ``model.allocation`` (channel units per step).
         """
         model, world, p = self.model, self.model.world, self.index
         row = slice(p, p + 1)
-        weights = mech.allocation_weights(world.priority[row], model.receptivity[row], world.responsiveness)
-        amounts = mech.allocate(world.budget[row] * model.step_quarters, world.capacity[row], weights,
-                                model.reaction_boost[row])[0]
-        for action in model.actions_due(p):
-            state, channel, amount = action
+        weights = mech.allocation_weights(world.priority[row], model.receptivity[row], world.responsiveness,
+                                          model.opening[row])
+        budget = model.budget[row] * model.step_quarters
+        shift = mech.channel_shift(weights, model.opening[row], budget > 0, world.channel_shift)
+        amounts = mech.allocate(budget, world.capacity[row], weights, model.reaction_boost[row], shift)[0]
+        for state, channel, amount in model.actions.take(p, model.step_quarters):
             if state is None:
                 amounts[:, channel] += amount * weights[0, :, channel]
             else:
@@ -66,7 +88,7 @@ class Power(Actor):
 
 
 class State(Actor):
-    """A Central Asian state whose receptivity filters what the powers send."""
+    """A Central Asian state whose demand and receptivity filter what the powers send."""
 
     _names_attribute = "state_names"
 
@@ -77,7 +99,7 @@ class State(Actor):
 
     @property
     def threat(self) -> float:
-        """Current security need (Afghan exposure and border tension)."""
+        """Current security threat (Afghan exposure and border tension)."""
         return float(self.model.threat[self.index])
 
     @property

@@ -92,7 +92,48 @@ def apply_parameter_effect(params: ParameterSet, effect: ParameterEffect) -> lis
             lo, hi = param.range  # type: ignore[misc]
             new = min(max(float(new), lo), hi)  # stacked events stay inside the documented range
             if param.integer:
-                new = int(round(new))
+                new = round(new)
         params.set_unchecked(path, new)
         previous.append((path, old))
     return previous
+
+
+@dataclass
+class PendingAction:
+    """A one-off action being delivered: indices into the model's arrays and what is left."""
+
+    power: int
+    state: int | None  # None: spread over the states like the power's regular budget
+    channel: int
+    per_quarter: float
+    quarters_left: int
+
+
+@dataclass
+class ActionQueue:
+    """One-off actions queued by events and delivered quarter by quarter.
+
+    The model queues an event's actions when it fires; each power takes what is due to it
+    when it allocates (:meth:`take`), and the model drops fully delivered ones once a step
+    (:meth:`purge`). Keeping the queue here, not in the model, lets the agents use it without
+    importing the model.
+    """
+
+    items: list[PendingAction] = field(default_factory=list)
+
+    def add(self, action: PendingAction) -> None:
+        self.items.append(action)
+
+    def take(self, power: int, quarters: int) -> list[tuple[int | None, int, float]]:
+        """Deliver up to ``quarters`` quarters of ``power``'s pending actions: (state, channel, amount)."""
+        due = []
+        for item in self.items:
+            if item.power == power and item.quarters_left > 0:
+                n = min(item.quarters_left, quarters)
+                item.quarters_left -= n
+                due.append((item.state, item.channel, item.per_quarter * n))
+        return due
+
+    def purge(self) -> None:
+        """Forget actions fully delivered."""
+        self.items = [item for item in self.items if item.quarters_left > 0]

@@ -5,8 +5,9 @@ generator, so each can be tested alone and reused by the Mesa model, the batch r
 dashboard and the benchmark. Axis conventions throughout:
 
 * ``P`` powers, ``S`` states, ``C`` channels (``aid``, ``drills``, ``security`` in that order);
-* ``stocks[p, s, c]`` is the influence stock of power ``p`` in state ``s`` through channel ``c``,
-  a dimensionless index in [0, 1).
+* ``stocks[p, s, c]`` is the influence stock of power ``p`` in state ``s`` through channel ``c``:
+  the share of the state's finite demand for outside ties in that channel that ``p`` fills.
+  The stocks of all powers in a state and channel sum to less than its demand ``D < 1``.
 
 The equations are restated in ``docs/odd.md`` (section "Submodels").
 """
@@ -36,12 +37,29 @@ def institutional_multiplier(power_member: Array, state_member: Array, multiplie
     return np.exp(np.einsum("psk,kc->psc", shared, log_m))
 
 
+def neutrality_acceptance(
+    neutrality: Array, damping: Array, alliance_damping: float, alliance_share: Array,
+) -> Array:
+    """How much of an offer a (partly) neutral state accepts, by kind of tie.
+
+    ``A[p,s,c] = 1 - nu[s] * (alpha[p,c] * dA + (1 - alpha[p,c]) * dn[c])``
+
+    Security comes in two kinds. *Alliance-type* ties (bases, collective-security deployments,
+    CSTO structures) bind a state to one power; *market-type* ties (arms bought, officers
+    trained, police cooperation) can be had from many suppliers at once. ``alpha[p,c]`` is the
+    alliance-type part of power ``p``'s effort in channel ``c`` (non-zero for security only by
+    default); a neutral state (``nu = 1``, Turkmenistan) declines alliance-type ties almost
+    entirely (``dA``) and market-type ties much less (``dn[c]``), so the suppliers it buys
+    from are those that sell rather than station. Shapes: neutrality (S,), damping (C,),
+    alliance_share (P,C) -> (P,S,C) in [0, 1].
+    """
+    blended = alliance_share * alliance_damping + (1.0 - alliance_share) * damping[None, :]  # (P,C)
+    return 1.0 - neutrality[None, :, None] * blended[:, None, :]
+
+
 def receptivity(
     institutional: Array,
-    neutrality: Array,
-    neutrality_damping: Array,
-    threat: Array,
-    threat_weight: Array,
+    acceptance: Array,
     regime_insecurity: Array,
     regime_alignment: Array,
     regime_weight: Array,
@@ -52,51 +70,134 @@ def receptivity(
     """How much of an action of power ``p`` through channel ``c`` state ``s`` takes up.
 
     ``R = M[p,s,c]``                                     (institutional ties)
-    ``  * (1 - nu[s] * dn[c])``                          (neutrality damps drills and security)
-    ``  * (1 + tw[c] * threat[s])``                      (need: Afghan border, border clashes)
+    ``  * A[p,s,c]``                                     (neutrality, by kind of tie:
+                                                          :func:`neutrality_acceptance`)
     ``  * max(0, 1 + rw[c] * rho[s] * align[p])``        (regime security: fear of colour
                                                           revolutions favours regime-protecting
                                                           offers, discounts conditional ones)
     ``  * (1 - aversion[p,s])``                          (public sentiment, e.g. sinophobia)
     ``  * (1 - cw[c] * (1 - cred[p]))``                  (credibility of the provider)
 
-    Shapes: institutional (P,S,C); neutrality, threat, regime_insecurity (S,);
-    regime_alignment, credibility (P,); aversion (P,S); the ``*_weight``/damping vectors (C,).
-    Returns (P,S,C), non-negative.
+    Need (an Afghan border, border clashes) no longer raises receptivity: it raises the
+    state's *demand* for security (:func:`channel_demand`), which any provider may fill.
+    Shapes: institutional and acceptance (P,S,C); regime_insecurity (S,); regime_alignment,
+    credibility (P,); aversion (P,S); the ``*_weight`` vectors (C,). Returns (P,S,C) >= 0.
     """
-    neutral = 1.0 - neutrality[:, None] * neutrality_damping[None, :]  # (S,C)
-    need = 1.0 + threat[:, None] * threat_weight[None, :]  # (S,C)
     regime = np.maximum(
         0.0, 1.0 + regime_weight[None, None, :] * regime_insecurity[None, :, None] * regime_alignment[:, None, None]
     )  # (P,S,C)
     sentiment = (1.0 - aversion)[:, :, None]  # (P,S,1)
     trust = 1.0 - credibility_weight[None, :] * (1.0 - credibility[:, None])  # (P,C)
-    return institutional * (neutral * need)[None, :, :] * regime * sentiment * trust[:, None, :]
+    return institutional * acceptance * regime * sentiment * trust[:, None, :]
 
 
-def allocation_weights(priority: Array, receptivity: Array, responsiveness: float) -> Array:
+def channel_demand(base: Array, threat: Array, threat_weight: Array, need: Array, need_weight: Array) -> Array:
+    """A state's finite demand for outside ties in each channel, as a share in [0, 1).
+
+    ``D[s,c] = 1 - (1 - d0[c]) * exp(-(tw[c] * threat[s] + nw[c] * need[s]))``
+
+    At no threat and no need the demand is ``d0[c]``; threat (an Afghan border, border
+    clashes, unrest) raises the demand for security and drills, development need (a poor
+    economy) the demand for aid and investment; both push it towards 1, never beyond. The
+    stocks of all powers in a state and channel share this demand (:func:`contest_update`).
+    Shapes: base, threat_weight, need_weight (C,); threat, need (S,) -> (S,C).
+    """
+    drive = threat[:, None] * threat_weight[None, :] + need[:, None] * need_weight[None, :]
+    return 1.0 - (1.0 - base[None, :]) * np.exp(-drive)
+
+
+def development_need(gdp_per_capita: Array, reference: float) -> Array:
+    """Development need per state: ``need[s] = 1 - min(1, gdp_pc[s] / reference)``, in [0, 1]."""
+    return 1.0 - np.minimum(1.0, gdp_per_capita / reference)
+
+
+def recent_level(level: Array, stocks: Array, memory: float) -> Array:
+    """What powers remember of each stock: ``L' = (1 - m) L + m X`` (exponential smoothing).
+
+    A stock below its remembered level is *receding*; ``m`` (per quarter) sets how long
+    a retreat stays visible to rivals (about ``1/m`` quarters).
+    """
+    return (1.0 - memory) * level + memory * stocks
+
+
+def openings(
+    stocks: Array, level: Array, demand: Array, unmet_weight: float, retreat_weight: float, saturation_weight: float,
+) -> Array:
+    """Where a power sees an opening, as a multiplier on its allocation: ``O[p,s,c] >= 0``.
+
+    ``U[s,c] = max(0, D - sum_q X[q,s,c])``                  (unmet demand)
+    ``G[p,s,c] = sum_{q != p} max(0, L[q,s,c] - X[q,s,c])``  (rivals' retreat from their
+                                                              remembered level)
+    ``O = max(0, 1 + (ku U + kr G - ks X[p,s,c]) / D)``
+
+    Powers lean towards states and channels where demand is unmet or a rival is receding,
+    and away from where their own stock already fills the demand. Shapes: stocks, level
+    (P,S,C); demand (S,C) -> (P,S,C).
+    """
+    unmet = np.maximum(0.0, demand - stocks.sum(axis=0))  # (S,C)
+    retreat = np.maximum(0.0, level - stocks)  # (P,S,C)
+    rivals_retreat = retreat.sum(axis=0, keepdims=True) - retreat
+    signal = unmet_weight * unmet[None] + retreat_weight * rivals_retreat - saturation_weight * stocks
+    return np.maximum(0.0, 1.0 + signal / np.maximum(demand, 1e-9)[None])
+
+
+def allocation_weights(priority: Array, receptivity: Array, responsiveness: float, opening: Array) -> Array:
     """Shares of each power's channel budget that go to each state.
 
-    ``pi[p,s,c] = w[p,s,c] R[p,s,c]**lam / sum_s' w[p,s',c] R[p,s',c]**lam``
+    ``pi[p,s,c] = w[p,s,c] R[p,s,c]**lam O[p,s,c] / sum_s' w[p,s',c] R[p,s',c]**lam O[p,s',c]``
 
-    Powers weigh states by fixed priorities ``w`` and, with responsiveness ``lam > 0``, lean
-    towards states that take up their offers. Shapes: (P,S,C) -> (P,S,C), summing to 1 over
-    states (0 where a power gives a channel no priority anywhere).
+    Powers weigh states by fixed priorities ``w``, lean towards states that take up their
+    offers (responsiveness ``lam > 0``) and towards openings ``O`` (:func:`openings`). Shapes:
+    (P,S,C) -> (P,S,C), summing to 1 over states (0 where a power gives a channel no priority
+    anywhere).
     """
     attraction = priority * receptivity**responsiveness if responsiveness else priority.copy()
+    attraction = attraction * opening
     total = attraction.sum(axis=1, keepdims=True)
     return np.divide(attraction, total, out=np.zeros_like(attraction), where=total > 0)
 
 
-def allocate(budget: Array, capacity: Array, weights: Array, boost: Array) -> Array:
+def channel_shift(weights: Array, opening: Array, active: NDArray[np.bool_], strength: float) -> Array:
+    """How a power moves effort between channels towards the better openings, within its budget.
+
+    ``o[p,c] = sum_s pi[p,s,c] O[p,s,c]`` (the opening the power's own allocation meets);
+    ``m[p,c] = max(0, 1 + phi (o[p,c] - obar[p]) / obar[p])`` over the channels the power is
+    active in (``obar`` their mean), 1 elsewhere. The mean of ``m`` over active channels is 1,
+    so effort moves between channels without growing (up to ``phi`` of a channel's budget
+    per unit of relative advantage). Shapes: weights, opening (P,S,C); active (P,C) -> (P,C).
+    """
+    seen = (weights * opening).sum(axis=1)  # (P,C)
+    count = active.sum(axis=1, keepdims=True)
+    mean = np.divide((seen * active).sum(axis=1, keepdims=True), count, out=np.ones_like(seen[:, :1]),
+                     where=count > 0)
+    relative = np.divide(seen - mean, mean, out=np.zeros_like(seen), where=mean > 0)
+    shift = np.maximum(0.0, 1.0 + strength * relative)
+    mean_shift = np.divide((shift * active).sum(axis=1, keepdims=True), count, out=np.ones_like(seen[:, :1]),
+                           where=count > 0)
+    return np.where(active, shift / np.maximum(mean_shift, 1e-12), 1.0)
+
+
+def allocate(budget: Array, capacity: Array, weights: Array, boost: Array, shift: Array | None = None) -> Array:
     """Quarterly amounts sent by each power to each state through each channel.
 
-    ``a[p,s,c] = B[p,c] * cap[p] * pi[p,s,c] * boost[p,s,c]``
+    ``a[p,s,c] = B[p,c] * m[p,c] * cap[p] * pi[p,s,c] * boost[p,s,c]``
 
-    ``boost`` >= 1 is the rival reaction (extra effort where a rival leads). Shapes: budget
-    (P,C), capacity (P,), weights and boost (P,S,C) -> (P,S,C) in channel units.
+    ``m`` is the channel shift (:func:`channel_shift`, 1 if omitted), ``boost`` >= 1 the rival
+    reaction (extra effort where a rival leads). Shapes: budget and shift (P,C), capacity
+    (P,), weights and boost (P,S,C) -> (P,S,C) in channel units.
     """
-    return (budget * capacity[:, None])[:, None, :] * weights * boost
+    effort = budget if shift is None else budget * shift
+    return (effort * capacity[:, None])[:, None, :] * weights * boost
+
+
+def budget_trend(trend: Array, years: float) -> Array:
+    """Budget multiplier after ``years`` of a yearly trend: ``(1 + r[p,c]) ** max(0, years)``.
+
+    Trends describe the budgets' future from ``model.trends_from`` on (announced programmes,
+    lending cycles, a war's drain); before that year the events of the scenario tell the
+    history. Shape (P,C) -> (P,C).
+    """
+    return (1.0 + trend) ** max(0.0, years)
 
 
 def rival_reaction(
@@ -151,30 +252,51 @@ def effective_decay(decay: Array, debt_share: Array, stickiness: Array) -> Array
     return decay[None, None, :] * (1.0 - stickiness[None, None, :] * debt_share[:, :, None])
 
 
-def update_influence(
-    stocks: Array,
-    allocation: Array,
-    absorptive_size: Array,
-    receptivity: Array,
-    discount: Array,
-    growth: Array,
-    half_saturation: Array,
-    decay: Array,
-) -> Array:
-    """One quarter of influence dynamics: decay plus saturating growth.
+def effective_offer(allocation: Array, absorptive_size: Array, receptivity: Array, discount: Array) -> Array:
+    """What each power's sending is worth to the state: ``e = a[p,s,c] / size[s,c] * R[p,s,c] * D[p,s]``.
 
-    ``e = a[p,s,c] / size[s,c] * R[p,s,c] * D[p,s]``   (effective input, relative to the
-    state's own totals: aid to GDP, troops and personnel to its armed forces)
-    ``X' = (1 - delta) X + g[c] (1 - X) (1 - exp(-e / h[c]))``
-
-    Diminishing returns twice over: each extra dollar or soldier adds less (the exponential
-    saturates at scale ``h``), and a stock near 1 has little room left to grow. The stock
-    stays in [0, 1); without input it decays geometrically. Shapes: stocks, allocation,
-    receptivity, decay (P,S,C); absorptive_size (S,C); discount (P,S); growth, half (C,).
+    Relative to the state's own totals (aid to GDP, troops and personnel to its armed forces:
+    the FBIC index's lesson that influence is relative to the target), filtered by
+    receptivity and by multi-vector balancing. Shapes: allocation, receptivity (P,S,C);
+    absorptive_size (S,C); discount (P,S) -> (P,S,C).
     """
-    effective = allocation / absorptive_size[None, :, :] * receptivity * discount[:, :, None]
-    uptake = 1.0 - np.exp(-effective / half_saturation)
-    return stocks * (1.0 - decay) + growth * (1.0 - stocks) * uptake
+    return allocation / absorptive_size[None, :, :] * receptivity * discount[:, :, None]
+
+
+def contest_update(
+    stocks: Array, offer: Array, demand: Array, growth: Array, half_saturation: Array, decay: Array,
+    decisiveness: float,
+) -> Array:
+    """One quarter of competition for a state's finite demand: decay, then a contest for the room left.
+
+    ``Xd = (1 - delta) X``                                       (ties lapse)
+    ``U[s,c] = D[s,c] - sum_p Xd[p,s,c]``                         (room left in the demand)
+    ``F[s,c] = 1 - exp(-sum_p e[p,s,c] / h[c])``                  (how much of it all offers
+                                                                   together can fill: saturating)
+    ``X' = Xd + g[c] U F e**r / sum_q e_q**r``      where U > 0     (a Tullock contest: providers
+                                                                   win the room in proportion to
+                                                                   their offers to the power r)
+    ``X' = Xd + g[c] U Xd / sum_q Xd``              where U < 0     (demand fell below what is
+                                                                   held: everyone sheds in
+                                                                   proportion to holdings)
+
+    What one provider holds leaves less room for the others; when a provider recedes, its
+    lapsed ties reopen room that the others win in proportion to their offers. The stocks of
+    a state and channel stay below its demand ``D < 1``; a stock is the share of that demand a
+    power fills (compare: the FBIC index's dependence, a supplier's share of a state's
+    imports). Shapes: stocks, offer, decay (P,S,C); demand (S,C); growth, half_saturation (C,).
+    """
+    held = stocks * (1.0 - decay)
+    room = demand - held.sum(axis=0)  # (S,C)
+    total_offer = offer.sum(axis=0)
+    fill = 1.0 - np.exp(-total_offer / half_saturation[None, :])
+    weight = offer**decisiveness if decisiveness != 1.0 else offer
+    weight_total = weight.sum(axis=0)
+    won = np.divide(weight, weight_total[None], out=np.zeros_like(weight), where=weight_total[None] > 0)
+    held_total = held.sum(axis=0)
+    kept = np.divide(held, held_total[None], out=np.zeros_like(held), where=held_total[None] > 0)
+    gain = np.where(room[None] > 0, (room * fill)[None] * won, room[None] * kept)
+    return held + growth[None, None, :] * gain
 
 
 def composite(stocks: Array, weights: Array) -> Array:
@@ -221,5 +343,8 @@ def relax_tension(tension: Array, decay: float) -> Array:
 
 
 def threat_level(afghan_exposure: Array, afghan_instability: float, tension: Array) -> Array:
-    """Security need per state: ``threat[s] = instability * exposure[s] + tension[s]``."""
+    """Security threat per state: ``threat[s] = instability * exposure[s] + tension[s]``.
+
+    It drives the demand for security and drills (:func:`channel_demand`).
+    """
     return afghan_instability * afghan_exposure + tension

@@ -14,13 +14,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.errors import InputError, closest
-from sim.model.mechanisms import CHANNELS, effective_decay, institutional_multiplier
+from sim.model.calendar import parse_quarter
+from sim.model.mechanisms import (
+    CHANNELS,
+    SECURITY,
+    development_need,
+    effective_decay,
+    institutional_multiplier,
+    neutrality_acceptance,
+)
 from sim.model.parameters import ParameterSet
 
 Array = np.ndarray
 
 #: Parameters every power must define (relative to ``powers.<id>``).
-POWER_FIELDS = ("capacity", "credibility", "regime_alignment") + tuple(f"budget.{c}" for c in CHANNELS)
+POWER_FIELDS = ("capacity", "credibility", "regime_alignment", *(f"budget.{c}" for c in CHANNELS))
 #: Parameters every state must define (relative to ``states.<id>``).
 STATE_FIELDS = (
     "population", "gdp", "armed_forces", "neutrality", "afghan_border", "regime_insecurity", "border_disputes",
@@ -38,9 +46,11 @@ class World:
     power_colors: list[str]
     # powers
     budget: Array  # (P,C) channel units per quarter
+    trend: Array  # (P,C) budget growth per year from `trends_from` on
     capacity: Array  # (P,)
     credibility: Array  # (P,)
     regime_alignment: Array  # (P,)
+    alliance_share: Array  # (P,C) alliance-type part of each power's effort (security only by default)
     priority: Array  # (P,S,C)
     # states
     population: Array  # (S,)
@@ -48,23 +58,35 @@ class World:
     absorptive_size: Array  # (S,C): GDP in USD m for aid, armed forces for drills and security
     neutrality: Array  # (S,)
     afghan_exposure: Array  # (S,) in [0, 1]
+    need: Array  # (S,) development need in [0, 1]
     regime_insecurity: Array  # (S,)
     aversion: Array  # (P,S)
     debt_share: Array  # (P,S)
     border_pairs: Array  # (B,2) state indices with a disputed border
     institutional: Array  # (P,S,C)
+    acceptance: Array  # (P,S,C) what neutrality lets through, by kind of tie
     # mechanism constants (C,) unless noted
     channel_weights: Array
     decay: Array
     growth: Array
     half_saturation: Array
+    demand_base: Array
     threat_weight: Array
+    need_weight: Array
     regime_weight: Array
     credibility_weight: Array
     neutrality_damping: Array
+    alliance_damping: float
     debt_stickiness: Array
     effective_decay: Array  # (P,S,C): decay after debt stickiness; fixed until the world is rebuilt
+    decisiveness: float
     responsiveness: float
+    unmet_weight: float
+    retreat_weight: float
+    saturation_weight: float
+    memory: float
+    channel_shift: float
+    trends_from: int  # quarter index from which budget trends apply
     balancing_strength: float
     balancing_threshold: float
     afghan_instability: float
@@ -113,12 +135,19 @@ def _require(params: ParameterSet, prefix: str, fields: tuple[str, ...], kind: s
                              key=prefix)
 
 
-def _channel_vector(params: ParameterSet, prefix: str) -> Array:
-    return np.array([params.value(f"{prefix}.{c}") for c in CHANNELS], dtype=float)
+def _channel_vector(params: ParameterSet, prefix: str, default: float | None = None) -> Array:
+    """``prefix.aid``, ``prefix.drills``, ``prefix.security`` as a vector (missing ones at ``default``)."""
+    if default is None:
+        return np.array([params.value(f"{prefix}.{c}") for c in CHANNELS], dtype=float)
+    return np.array([params.value(f"{prefix}.{c}", default) for c in CHANNELS], dtype=float)
 
 
-def build_world(params: ParameterSet) -> World:
-    """Check a ParameterSet for completeness and turn it into arrays."""
+def _per_actor(params: ParameterSet, kind: str, keys: list[str], name: str) -> Array:
+    return np.array([params.value(f"{kind}.{k}.{name}") for k in keys], dtype=float)
+
+
+def _actors(params: ParameterSet) -> tuple[list[str], list[str]]:
+    """The powers and states, each checked for the parameters the model needs."""
     powers = params.children("powers")
     states = params.children("states")
     if not powers or not states:
@@ -127,25 +156,61 @@ def build_world(params: ParameterSet) -> World:
         _require(params, f"powers.{p}", POWER_FIELDS, "power")
     for s in states:
         _require(params, f"states.{s}", STATE_FIELDS, "state")
-    P, S, C = len(powers), len(states), len(CHANNELS)
+    return powers, states
 
-    priority = np.empty((P, S, C))
+
+def _power_arrays(params: ParameterSet, powers: list[str], states: list[str]) -> dict[str, object]:
+    """Budgets, trends, priorities and the other per-power figures."""
+    priority = np.empty((len(powers), len(states), len(CHANNELS)))
     for i, p in enumerate(powers):
         for k, c in enumerate(CHANNELS):
             priority[i, :, k] = _actor_map(params, f"powers.{p}.priority.{c}", states)
-    aversion = np.stack([_actor_map(params, f"states.{s}.aversion", powers) for s in states], axis=1)
-    debt = np.stack([_actor_map(params, f"states.{s}.debt_share", powers) for s in states], axis=1)
+    alliance = np.zeros((len(powers), len(CHANNELS)))
+    # optional: a power added without it offers market-type security only (arms, training)
+    alliance[:, SECURITY] = [params.value(f"powers.{p}.security_alliance", 0.0) for p in powers]
+    return {
+        "power_names": [params.label(f"powers.{p}.name", p) for p in powers],
+        "power_colors": [params.label(f"powers.{p}.color", "#000000") for p in powers],
+        "budget": np.array([_channel_vector(params, f"powers.{p}.budget") for p in powers]),
+        "trend": np.array([_channel_vector(params, f"powers.{p}.trend", 0.0) for p in powers]),
+        "capacity": _per_actor(params, "powers", powers, "capacity"),
+        "credibility": _per_actor(params, "powers", powers, "credibility"),
+        "regime_alignment": _per_actor(params, "powers", powers, "regime_alignment"),
+        "alliance_share": alliance,
+        "priority": priority,
+    }
 
-    gdp = np.array([params.value(f"states.{s}.gdp") for s in states])
-    forces = np.array([params.value(f"states.{s}.armed_forces") for s in states])
-    population = np.array([params.value(f"states.{s}.population") for s in states])
-    absorptive = np.stack([gdp * 1000.0, forces, forces], axis=1)  # aid budgets are in USD m
 
-    # institutions: memberships of powers and states
+def _state_arrays(params: ParameterSet, powers: list[str], states: list[str]) -> dict[str, object]:
+    """Sizes, exposure, need, sentiment and debt of the states."""
+    gdp = _per_actor(params, "states", states, "gdp")
+    forces = _per_actor(params, "states", states, "armed_forces")
+    population = _per_actor(params, "states", states, "population")
+    reference = params.value("model.afghan_border_reference")
+    weighting = params.value("model.regional_weight")
+    return {
+        "state_names": [params.label(f"states.{s}.name", s) for s in states],
+        "population": population,
+        "gdp": gdp,
+        "absorptive_size": np.stack([gdp * 1000.0, forces, forces], axis=1),  # aid budgets are in USD m
+        "neutrality": _per_actor(params, "states", states, "neutrality"),
+        "afghan_exposure": np.minimum(1.0, _per_actor(params, "states", states, "afghan_border") / reference),
+        # GDP in USD bn and population in millions: per capita in USD is their ratio times 1000
+        "need": development_need(gdp / population * 1000.0, params.value("model.demand.reference_gdp_per_capita")),
+        "regime_insecurity": _per_actor(params, "states", states, "regime_insecurity"),
+        "aversion": np.stack([_actor_map(params, f"states.{s}.aversion", powers) for s in states], axis=1),
+        "debt_share": np.stack([_actor_map(params, f"states.{s}.debt_share", powers) for s in states], axis=1),
+        "border_pairs": _border_pairs(params, states),
+        "regional_weights": {"population": population, "gdp": gdp, "equal": np.ones(len(states))}[weighting],
+    }
+
+
+def _memberships(params: ParameterSet, powers: list[str], states: list[str]) -> tuple[Array, Array, Array, list[str]]:
+    """0/1 memberships of powers (P,K) and states (S,K) in institutions, and multipliers (K,C)."""
     institutions = params.children("institutions")
-    power_member = np.zeros((P, len(institutions)))
-    state_member = np.zeros((S, len(institutions)))
-    multiplier = np.ones((len(institutions), C))
+    power_member = np.zeros((len(powers), len(institutions)))
+    state_member = np.zeros((len(states), len(institutions)))
+    multiplier = np.ones((len(institutions), len(CHANNELS)))
     for k, inst in enumerate(institutions):
         path = f"institutions.{inst}.members"
         for member in params.value(path):
@@ -157,8 +222,11 @@ def build_world(params: ParameterSet) -> World:
                 raise InputError(f"member `{member}` is neither a power nor a state", key=path,
                                  file=params.get(path).file, suggestion=closest(member, powers + states))
         multiplier[k] = _channel_vector(params, f"institutions.{inst}.multiplier")
+    return power_member, state_member, multiplier, institutions
 
-    border_pairs = []
+
+def _border_pairs(params: ParameterSet, states: list[str]) -> Array:
+    pairs = []
     for i, s in enumerate(states):
         path = f"states.{s}.border_disputes"
         for other in params.value(path):
@@ -167,21 +235,27 @@ def build_world(params: ParameterSet) -> World:
                                  suggestion=closest(other, states))
             j = states.index(other)
             if i < j:
-                border_pairs.append((i, j))
+                pairs.append((i, j))
+    return np.array(pairs, dtype=int).reshape(-1, 2)
 
-    weighting = params.value("model.regional_weight")
-    regional_weights = {"population": population, "gdp": gdp, "equal": np.ones(S)}[weighting]
 
-    names, reactor, rival, trig, resp, thr, strength, mask = [], [], [], [], [], [], [], []
+def _choice_index(params: ParameterSet, path: str, choices: tuple[str, ...] | list[str]) -> int:
+    value = params.label(path)
+    if value not in choices:
+        raise InputError(f"expected one of {', '.join(choices)}, found {value!r}", key=path,
+                         suggestion=closest(str(value), choices))
+    return list(choices).index(value)
+
+
+def _reaction_rules(params: ParameterSet, powers: list[str], state_member: Array,
+                    institutions: list[str]) -> dict[str, object]:
+    """Rival-reaction rules as parallel arrays, one entry per rule."""
+    S = state_member.shape[0]
+    rules: dict[str, list] = {key: [] for key in ("reaction_names", "reactor", "rival", "trigger_channel",
+                                                  "response_channel", "reaction_threshold",
+                                                  "reaction_strength", "reaction_mask")}
     for rule in params.children("reactions"):
         prefix = f"reactions.{rule}"
-        ids = {}
-        for key, choices in (("reactor", powers), ("rival", powers), ("trigger", CHANNELS), ("response", CHANNELS)):
-            value = params.label(f"{prefix}.{key}")
-            if value not in choices:
-                raise InputError(f"expected one of {', '.join(choices)}, found {value!r}", key=f"{prefix}.{key}",
-                                 suggestion=closest(str(value), choices))
-            ids[key] = list(choices).index(value)
         within = params.label(f"{prefix}.within")
         if within is None:
             covered = np.ones(S)
@@ -190,67 +264,79 @@ def build_world(params: ParameterSet) -> World:
         else:
             raise InputError(f"expected an institution ({', '.join(institutions)}), found {within!r}",
                              key=f"{prefix}.within", suggestion=closest(within, institutions))
-        names.append(rule)
-        reactor.append(ids["reactor"])
-        rival.append(ids["rival"])
-        trig.append(ids["trigger"])
-        resp.append(ids["response"])
-        thr.append(params.value(f"{prefix}.threshold"))
-        strength.append(params.value(f"{prefix}.strength"))
-        mask.append(covered)
+        rules["reaction_names"].append(rule)
+        rules["reactor"].append(_choice_index(params, f"{prefix}.reactor", powers))
+        rules["rival"].append(_choice_index(params, f"{prefix}.rival", powers))
+        rules["trigger_channel"].append(_choice_index(params, f"{prefix}.trigger", CHANNELS))
+        rules["response_channel"].append(_choice_index(params, f"{prefix}.response", CHANNELS))
+        rules["reaction_threshold"].append(params.value(f"{prefix}.threshold"))
+        rules["reaction_strength"].append(params.value(f"{prefix}.strength"))
+        rules["reaction_mask"].append(covered)
+    K = len(rules["reaction_names"])
+    return {
+        "reaction_names": rules["reaction_names"],
+        **{key: np.array(rules[key], dtype=int) for key in ("reactor", "rival", "trigger_channel",
+                                                             "response_channel")},
+        "reaction_threshold": np.array(rules["reaction_threshold"], dtype=float),
+        "reaction_strength": np.array(rules["reaction_strength"], dtype=float),
+        "reaction_mask": np.array(rules["reaction_mask"], dtype=float).reshape(K, S),
+    }
 
-    reference = params.value("model.afghan_border_reference")
-    decay = _channel_vector(params, "model.decay")
-    stickiness = _channel_vector(params, "model.debt_stickiness")
+
+def _mechanism_constants(params: ParameterSet) -> dict[str, object]:
+    """The ``model.*`` constants: rates, demand, openings, balancing, random events, clock."""
+    value = params.value
+    return {
+        "channel_weights": _channel_vector(params, "model.channel_weights"),
+        "decay": _channel_vector(params, "model.decay"),
+        "growth": _channel_vector(params, "model.growth"),
+        "half_saturation": _channel_vector(params, "model.half_saturation"),
+        "demand_base": _channel_vector(params, "model.demand.base"),
+        "threat_weight": _channel_vector(params, "model.demand.threat_weight"),
+        "need_weight": _channel_vector(params, "model.demand.need_weight"),
+        "regime_weight": _channel_vector(params, "model.regime_weight"),
+        "credibility_weight": _channel_vector(params, "model.credibility_weight"),
+        "neutrality_damping": _channel_vector(params, "model.neutrality_damping"),
+        "alliance_damping": value("model.neutrality_damping.alliance"),
+        "debt_stickiness": _channel_vector(params, "model.debt_stickiness"),
+        "decisiveness": value("model.contest.decisiveness"),
+        "responsiveness": value("model.allocation_responsiveness"),
+        "unmet_weight": value("model.openings.unmet_weight"),
+        "retreat_weight": value("model.openings.retreat_weight"),
+        "saturation_weight": value("model.openings.saturation_weight"),
+        "memory": value("model.openings.memory"),
+        "channel_shift": value("model.openings.channel_shift"),
+        "trends_from": parse_quarter(f"{int(value('model.trends_from'))}Q1"),
+        "balancing_strength": value("model.balancing.strength"),
+        "balancing_threshold": value("model.balancing.threshold"),
+        "afghan_instability": value("model.afghan_instability"),
+        "tension_decay": value("model.tension_decay"),
+        "protest_base": value("model.protests.base_probability"),
+        "protest_setback": value("model.protests.setback"),
+        "clash_probability": value("model.clashes.probability"),
+        "clash_tension": value("model.clashes.tension"),
+        "quarters_per_step": value("model.quarters_per_step"),
+        "spinup_quarters": value("model.spinup_quarters"),
+    }
+
+
+def build_world(params: ParameterSet) -> World:
+    """Check a ParameterSet for completeness and turn it into arrays."""
+    powers, states = _actors(params)
+    power_arrays = _power_arrays(params, powers, states)
+    state_arrays = _state_arrays(params, powers, states)
+    power_member, state_member, multiplier, institutions = _memberships(params, powers, states)
+    constants = _mechanism_constants(params)
+    acceptance = neutrality_acceptance(state_arrays["neutrality"], constants["neutrality_damping"],
+                                       constants["alliance_damping"], power_arrays["alliance_share"])
     return World(
         powers=powers,
         states=states,
-        power_names=[params.label(f"powers.{p}.name", p) for p in powers],
-        state_names=[params.label(f"states.{s}.name", s) for s in states],
-        power_colors=[params.label(f"powers.{p}.color", "#000000") for p in powers],
-        budget=np.array([_channel_vector(params, f"powers.{p}.budget") for p in powers]),
-        capacity=np.array([params.value(f"powers.{p}.capacity") for p in powers]),
-        credibility=np.array([params.value(f"powers.{p}.credibility") for p in powers]),
-        regime_alignment=np.array([params.value(f"powers.{p}.regime_alignment") for p in powers]),
-        priority=priority,
-        population=population,
-        gdp=gdp,
-        absorptive_size=absorptive,
-        neutrality=np.array([params.value(f"states.{s}.neutrality") for s in states]),
-        afghan_exposure=np.minimum(1.0, np.array([params.value(f"states.{s}.afghan_border") for s in states]) / reference),
-        regime_insecurity=np.array([params.value(f"states.{s}.regime_insecurity") for s in states]),
-        aversion=aversion,
-        debt_share=debt,
-        border_pairs=np.array(border_pairs, dtype=int).reshape(-1, 2),
+        **power_arrays,
+        **state_arrays,
         institutional=institutional_multiplier(power_member, state_member, multiplier),
-        channel_weights=_channel_vector(params, "model.channel_weights"),
-        decay=decay,
-        growth=_channel_vector(params, "model.growth"),
-        half_saturation=_channel_vector(params, "model.half_saturation"),
-        threat_weight=_channel_vector(params, "model.threat_weight"),
-        regime_weight=_channel_vector(params, "model.regime_weight"),
-        credibility_weight=_channel_vector(params, "model.credibility_weight"),
-        neutrality_damping=_channel_vector(params, "model.neutrality_damping"),
-        debt_stickiness=stickiness,
-        effective_decay=effective_decay(decay, debt, stickiness),
-        responsiveness=params.value("model.allocation_responsiveness"),
-        balancing_strength=params.value("model.balancing.strength"),
-        balancing_threshold=params.value("model.balancing.threshold"),
-        afghan_instability=params.value("model.afghan_instability"),
-        tension_decay=params.value("model.tension_decay"),
-        protest_base=params.value("model.protests.base_probability"),
-        protest_setback=params.value("model.protests.setback"),
-        clash_probability=params.value("model.clashes.probability"),
-        clash_tension=params.value("model.clashes.tension"),
-        regional_weights=regional_weights,
-        quarters_per_step=params.value("model.quarters_per_step"),
-        spinup_quarters=params.value("model.spinup_quarters"),
-        reaction_names=names,
-        reactor=np.array(reactor, dtype=int),
-        rival=np.array(rival, dtype=int),
-        trigger_channel=np.array(trig, dtype=int),
-        response_channel=np.array(resp, dtype=int),
-        reaction_threshold=np.array(thr, dtype=float),
-        reaction_strength=np.array(strength, dtype=float),
-        reaction_mask=np.array(mask, dtype=float).reshape(len(names), S),
+        acceptance=acceptance,
+        effective_decay=effective_decay(constants["decay"], state_arrays["debt_share"], constants["debt_stickiness"]),
+        **constants,
+        **_reaction_rules(params, powers, state_member, institutions),
     )
