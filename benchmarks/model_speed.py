@@ -31,25 +31,31 @@ from sim.scenario.load import load_scenario
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
 
 
-def bare_step(w: World, stocks: np.ndarray, tension: np.ndarray, rng: np.random.Generator) -> tuple:
+def bare_step(w: World, stocks: np.ndarray, level: np.ndarray, tension: np.ndarray,
+              rng: np.random.Generator) -> tuple:
     """The model's step written as one plain function over whole arrays (the reference)."""
     threat = mech.threat_level(w.afghan_exposure, w.afghan_instability, tension)
-    receptivity = mech.receptivity(w.institutional, w.neutrality, w.neutrality_damping, threat, w.threat_weight,
-                                   w.regime_insecurity, w.regime_alignment, w.regime_weight, w.aversion,
-                                   w.credibility, w.credibility_weight)
+    demand = mech.channel_demand(w.demand_base, threat, w.threat_weight, w.need, w.need_weight)
+    receptivity = mech.receptivity(w.institutional, w.acceptance, w.regime_insecurity, w.regime_alignment,
+                                   w.regime_weight, w.aversion, w.credibility, w.credibility_weight)
     share = mech.shares(mech.composite(stocks, w.channel_weights))
     discount = mech.balancing_discount(share, w.balancing_strength, w.balancing_threshold)
+    opening = mech.openings(stocks, level, demand, w.unmet_weight, w.retreat_weight, w.saturation_weight)
     boost = mech.rival_reaction(stocks, w.reactor, w.rival, w.trigger_channel, w.response_channel,
                                 w.reaction_threshold, w.reaction_strength, w.reaction_mask)
-    weights = mech.allocation_weights(w.priority, receptivity, w.responsiveness)
-    allocation = mech.allocate(w.budget, w.capacity, weights, boost)
-    stocks = mech.update_influence(stocks, allocation, w.absorptive_size, receptivity, discount, w.growth,
-                                   w.half_saturation, w.effective_decay)
+    budget = w.budget * mech.budget_trend(w.trend, 0.0)
+    weights = mech.allocation_weights(w.priority, receptivity, w.responsiveness, opening)
+    shift = mech.channel_shift(weights, opening, budget > 0, w.channel_shift)
+    allocation = mech.allocate(budget, w.capacity, weights, boost, shift)
+    offer = mech.effective_offer(allocation, w.absorptive_size, receptivity, discount)
+    level = mech.recent_level(level, stocks, w.memory)
+    stocks = mech.contest_update(stocks, offer, demand, w.growth, w.half_saturation, w.effective_decay,
+                                 w.decisiveness)
     tension = mech.relax_tension(tension, w.tension_decay)
     fired = rng.random(stocks.shape[:2]) < mech.protest_probability(w.aversion, share, w.protest_base)
     stocks = mech.apply_setback(stocks, fired, w.protest_setback)
     rng.random(len(w.border_pairs))
-    return stocks, tension, mech.composite(stocks, w.channel_weights)
+    return stocks, level, tension, mech.composite(stocks, w.channel_weights)
 
 
 def time_it(fn, repeats: int) -> list[float]:
@@ -96,16 +102,17 @@ def main() -> None:
         model.influence_history = np.zeros((n_steps + 1, *model.stocks.shape))
         model.composite_history = np.zeros((n_steps + 1, *model.stocks.shape[:2]))
         model.threat_history = np.zeros((n_steps + 1, model.stocks.shape[1]))
+        model.demand_history = np.zeros((n_steps + 1, *model.stocks.shape[1:]))
         t = time.perf_counter()
         for _ in range(n_steps):
             model.step()
         model_times.append((time.perf_counter() - t) / n_steps)
-        w, stocks, tension = model.world, model.stocks.copy(), model.tension.copy()
+        w, stocks, level, tension = model.world, model.stocks.copy(), model.level.copy(), model.tension.copy()
         rng = np.random.default_rng(1)
         record = np.zeros((n_steps, *stocks.shape))
         t = time.perf_counter()
         for k in range(n_steps):
-            stocks, tension, _ = bare_step(w, stocks, tension, rng)
+            stocks, level, tension, _ = bare_step(w, stocks, level, tension, rng)
             record[k] = stocks
         bare_times.append((time.perf_counter() - t) / n_steps)
     ratio = statistics.median(m / b for m, b in zip(model_times, bare_times))
