@@ -1,4 +1,4 @@
-"""Command line: ``sim run``, ``sim params``, ``sim validate``, ``sim patterns``.
+"""Command line: ``sim run``, ``sim params``, ``sim validate``, ``sim patterns``, ``sim calibrate``, ``sim new``.
 
 Thin by design: it parses arguments and calls library functions. Input errors are printed as
 one clear line (file, line, key, what was expected) without a traceback, exit status 2.
@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
 
     run = sub.add_parser("run", help="run a scenario's experiment (design x replications) and store the results")
-    run.add_argument("scenario", type=Path)
+    run.add_argument("scenario", help="a scenario file, or the name of a library scenario (see `sim scenarios`)")
     run.add_argument("--replications", "-r", type=int, help="override the scenario's number of replications")
     run.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results root folder (default: results/)")
     run.add_argument("--executor", choices=("serial", "processes", "dask"), default="processes",
@@ -54,11 +54,13 @@ def _parser() -> argparse.ArgumentParser:
 
     charts = sub.add_parser("charts", help="redraw the standard charts of a stored experiment (no rerun)")
     charts.add_argument("folder", type=Path, help="an experiment folder, e.g. results/baseline/latest")
-    charts.add_argument("--quarter", help="quarter of the channel breakdown, e.g. 2023Q4 (default: the last)")
+    charts.add_argument("--quarter", help="quarter of the channel breakdown and the map, e.g. 2023Q4 "
+                                          "(default: the last)")
     charts.set_defaults(func=cmd_charts)
 
     compare = sub.add_parser("compare", help="compare scenarios side by side in one HTML report")
-    compare.add_argument("inputs", nargs="+", help="scenario files or experiment folders (the first is the reference)")
+    compare.add_argument("inputs", nargs="+", help="scenario files, library names or experiment folders (the first "
+                                                    "is the reference)")
     compare.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results root folder")
     compare.add_argument("--out", type=Path, help="report folder (default: results/compare/A-vs-B)")
     compare.add_argument("--replications", "-r", type=int, help="replications for scenarios that must be run")
@@ -68,11 +70,12 @@ def _parser() -> argparse.ArgumentParser:
 
     app = sub.add_parser("app", help="start the teaching dashboard in the browser")
     app.add_argument("scenario", nargs="?", default="baseline",
-                     help="library scenario to start with: a name or a file in the scenarios folder")
+                     help="scenario to start with: a library name or a file (default: baseline)")
     app.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     app.add_argument("--port", type=int, default=8765)
-    app.add_argument("--scenarios", type=Path, default=Path("scenarios"),
-                     help="the scenario library folder (saved scenarios go there too)")
+    app.add_argument("--scenarios", type=Path,
+                     help="the folder the selector lists, saved scenarios go there too (default: the scenario's "
+                          "folder; saves from a library scenario go to the current folder, or ./scenarios)")
     app.set_defaults(func=cmd_app)
 
     schema = sub.add_parser("schema", help="print the JSON Schema of scenario files")
@@ -80,26 +83,58 @@ def _parser() -> argparse.ArgumentParser:
 
     params = sub.add_parser("params", help="list parameters with unit, range and source; or explain one")
     params.add_argument("name", nargs="?", help="a parameter path, or a prefix such as powers.china")
-    params.add_argument("--scenario", type=Path, help="show values as a scenario sets them")
+    params.add_argument("--scenario", help="show values as a scenario (a file or a library name) sets them")
     params.add_argument("--teachable", action="store_true", help="only parameters marked as teachable")
     params.set_defaults(func=cmd_params)
 
     validate = sub.add_parser("validate", help="check scenario files without running them")
-    validate.add_argument("files", nargs="+", type=Path)
+    validate.add_argument("files", nargs="+", help="scenario files or library names")
     validate.set_defaults(func=cmd_validate)
 
     patterns = sub.add_parser("patterns", help="check the seven baseline patterns across replications")
-    patterns.add_argument("scenario", type=Path, nargs="?", default=Path("scenarios/baseline.yaml"))
+    patterns.add_argument("scenario", nargs="?", default="baseline", help="a file or library name (default: baseline)")
     patterns.add_argument("--replications", "-r", type=int, default=20)
     patterns.set_defaults(func=cmd_patterns)
+
+    scenarios = sub.add_parser("scenarios", help="list the scenario library shipped with the package")
+    scenarios.set_defaults(func=cmd_scenarios)
+
+    new = sub.add_parser("new", help="write a scenario of your own into this folder, extending a library scenario")
+    new.add_argument("name", help="the new scenario's name (and file name: NAME.yaml)")
+    new.add_argument("--from", dest="base", default="baseline", help="the scenario it extends (default: baseline)")
+    new.add_argument("--force", action="store_true", help="overwrite an existing file")
+    new.set_defaults(func=cmd_new)
+
+    calibrate = sub.add_parser("calibrate", help="fit the parameters marked `calibrate: true` to public targets")
+    calibrate.add_argument("targets", type=Path, help="a targets file, e.g. calibration/targets.yaml")
+    calibrate.add_argument("--scenario", type=Path, default=Path("scenarios/baseline.yaml"),
+                           help="the scenario to run (default: scenarios/baseline.yaml)")
+    calibrate.add_argument("--parameters", nargs="+", metavar="PATTERN",
+                           help="only the calibratable parameters matching these globs, e.g. 'model.demand.*'")
+    calibrate.add_argument("--seed", type=int, default=0, help="the optimiser's seed (default 0)")
+    calibrate.add_argument("--replications", "-r", type=int, default=4,
+                           help="replications per evaluation (default 4)")
+    budget = calibrate.add_mutually_exclusive_group()
+    budget.add_argument("--max-evaluations", type=int, metavar="N", help="stop after N model evaluations")
+    budget.add_argument("--maxiter", type=int, metavar="N",
+                        help="generations of differential evolution (iterations of a local method)")
+    calibrate.add_argument("--method", choices=("de-powell", "differential_evolution", "powell", "nelder-mead"),
+                           default="de-powell",
+                           help="the optimiser (default: differential evolution, then Powell from its best point)")
+    calibrate.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results root folder")
+    calibrate.add_argument("--apply", action="store_true",
+                           help="write the fitted values into sim/data/*.yaml as the shipped defaults")
+    calibrate.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    calibrate.set_defaults(func=cmd_calibrate)
     return parser
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from sim.experiment.batch import run_experiment
+    from sim.scenario.library import resolve_scenario
     from sim.scenario.load import load_scenario
 
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(resolve_scenario(args.scenario))
     for warning in scenario.warnings:
         print(f"warning: {args.scenario}: {warning}", file=sys.stderr)
     if args.workers is not None and args.workers < 1:
@@ -148,7 +183,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     report = compare(args.inputs, results=args.results, out=args.out, workers=args.workers,
                      replications=args.replications, progress=not args.quiet)
     print(f"report: {report}")
-    print(f"charts: {report.parent}/overlay.png, differences.png (and .svg); numbers: differences.csv")
+    print(f"charts: {report.parent}/overlay.png, differences.png, map.png (and .svg); numbers: differences.csv")
     return 0
 
 
@@ -159,20 +194,24 @@ def cmd_app(args: argparse.Namespace) -> int:
         import solara  # noqa: F401
     except ImportError:
         raise InputError("the dashboard needs the optional extra: pip install -e '.[app]'", key="app") from None
+    from sim.scenario.library import library_folder, resolve_scenario
     from sim.scenario.load import load_scenario
     from sim.teaching import dashboard as app
 
-    folder = args.scenarios.resolve()
+    path = resolve_scenario(args.scenario)
+    folder = (args.scenarios or path.parent).resolve()
     if not folder.is_dir():
         raise InputError("scenario library folder not found", file=folder)
-    candidate = Path(args.scenario)
-    name = load_scenario(candidate).name if candidate.suffix in (".yaml", ".yml") else args.scenario
+    name = load_scenario(path).name
     if not (folder / f"{name}.yaml").is_file():
         from sim.errors import closest
 
         names = [p.stem for p in folder.glob("*.yaml")]
         raise InputError(f"no scenario `{name}` in {folder}", key="scenario", suggestion=closest(name, names))
-    env = {**os.environ, "SIM_APP_SCENARIO": name, "SIM_SCENARIOS": str(folder), "SIM_SAVE_DIR": str(folder)}
+    saves, library = folder, library_folder().resolve()
+    if args.scenarios is None and folder == library and library != Path("scenarios").resolve():
+        saves = Path.cwd()  # the library (installed, or a checkout elsewhere) is not written to from another folder
+    env = {**os.environ, "SIM_APP_SCENARIO": name, "SIM_SCENARIOS": str(folder), "SIM_SAVE_DIR": str(saves)}
     print(f"dashboard: http://{args.host}:{args.port}/  (scenario {name}; Ctrl-C stops it)", flush=True)
     command = [sys.executable, "-m", "solara", "run", app.__file__, "--host", args.host, "--port", str(args.port),
                "--production", "--no-open", "--log-level", "warning", "--no-check-version"]
@@ -192,9 +231,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def cmd_params(args: argparse.Namespace) -> int:
     from sim.model.parameters import default_parameters
+    from sim.scenario.library import resolve_scenario
     from sim.scenario.load import load_scenario
 
-    params = load_scenario(args.scenario).parameters if args.scenario else default_parameters()
+    params = load_scenario(resolve_scenario(args.scenario)).parameters if args.scenario else default_parameters()
     if args.name and args.name in params:
         print(explain(params.get(args.name)))
         return 0
@@ -224,6 +264,10 @@ def explain(p) -> str:  # type: ignore[no-untyped-def]
     lines.append(f"  file:   {Path(p.file).name if p.file else '?'}" + (f", line {p.line}" if p.line else ""))
     if p.teachable:
         lines.append("  teachable: shown as a slider in the dashboard")
+    if getattr(p, "calibrate", False):
+        lines.append("  calibrate: fitted by `sim calibrate` within its range")
+    if getattr(p, "calibrated", None):
+        lines.append(textwrap.fill(p.calibrated, width=96, initial_indent="  calibrated: ", subsequent_indent="    "))
     return "\n".join(lines)
 
 
@@ -256,12 +300,13 @@ def _shorten(text: str, width: int) -> str:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from sim.scenario.library import resolve_scenario
     from sim.scenario.load import load_scenario
 
     failures = 0
     for path in args.files:
         try:
-            scenario = load_scenario(path)
+            scenario = load_scenario(resolve_scenario(path))
         except InputError as err:
             failures += 1
             print(f"error: {err}", file=sys.stderr)
@@ -276,13 +321,64 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_patterns(args: argparse.Namespace) -> int:
     from sim.analysis.patterns import check_patterns, format_results
     from sim.experiment.runner import run_scenario
+    from sim.scenario.library import resolve_scenario
     from sim.scenario.load import load_scenario
 
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(resolve_scenario(args.scenario))
     table, _ = run_scenario(scenario, args.replications)
     results = check_patterns(table)
     print(format_results(results))
     return 0 if all(r.passed for r in results) else 1
+
+
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    from sim.scenario.library import describe, library_folder, library_scenarios
+
+    library = library_scenarios()
+    if not library:
+        raise InputError("no scenario library found (is the package installed completely?)", file=library_folder())
+    width = max(len(name) for name in library)
+    for name, path in library.items():
+        print(f"{name.ljust(width)}  {describe(path)}")
+    print(f"\n{len(library)} scenarios in {library_folder()}. `sim run NAME` runs one; "
+          "`sim new MY-NAME --from NAME` writes an editable copy here.")
+    return 0
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from sim.scenario.library import new_scenario
+
+    path = new_scenario(args.name, from_=args.base, force=args.force)
+    print(f"wrote {path} (extends {args.base}); next: sim validate {path.name} && sim run {path.name}")
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from sim.analysis.calibrate import CalibrationFailed, Options, apply_fitted, calibrate, calibration_note
+
+    options = Options(seed=args.seed, replications=args.replications, method=args.method, maxiter=args.maxiter,
+                      max_evaluations=args.max_evaluations)
+    try:
+        result = calibrate(args.targets, args.scenario, args.parameters, options, results=args.results,
+                           progress=not args.quiet)
+    except CalibrationFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(result.summary())
+    print(f"report: {result.folder / 'report.html'} (and report.md, fitted.yaml, targets.csv)")
+    if result.status == "interrupted":
+        print("interrupted; the report shows the best point so far" + (" (not applied)" if args.apply else ""),
+              file=sys.stderr)
+        return 130
+    if args.apply:
+        if not result.changed:
+            print("applied: nothing, no parameter changed")
+            return 0
+        files = apply_fitted(result.fitted_record(), calibration_note(result))
+        print(f"applied: {len(result.changed)} changed values written to {', '.join(str(f) for f in files)}")
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

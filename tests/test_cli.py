@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from sim.cli import main
 from tests.conftest import BASELINE
@@ -82,3 +83,63 @@ def test_python_dash_m_and_console_script_work():
     script = Path(sys.executable).with_name("sim")
     if script.exists():
         assert subprocess.run([str(script), "--version"], capture_output=True, text=True).returncode == 0
+
+
+# -- the scenario library from any folder ---------------------------------------------------------------
+def test_scenarios_lists_the_library_with_one_line_each(capsys):
+    assert main(["scenarios"]) == 0
+    out = capsys.readouterr().out
+    assert "baseline" in out and "Baseline 2019-2030, events as they happened" in out
+    assert "russia-distracted" in out and "Russia distracted by a long war" in out
+    from sim.scenario.library import library_scenarios
+
+    assert f"{len(library_scenarios())} scenarios in" in out
+
+
+def test_library_names_work_from_an_empty_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "baseline", "russia-distracted.yaml"]) == 0
+    assert "ok: baseline (baseline:" in capsys.readouterr().out
+    assert main(["params", "powers.russia.capacity", "--scenario", "russia-distracted"]) == 0
+    assert main(["run", "baselin", "--results", "tmp"]) == 2
+    err = capsys.readouterr().err
+    assert "no scenario file `baselin` here and no library scenario" in err and "csto-reassertion" in err
+    assert err.rstrip().endswith("did you mean `baseline`?") and "Traceback" not in err
+    assert not (tmp_path / "tmp").exists()
+
+
+def test_new_writes_a_scenario_that_validates_runs_and_redraws(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["new", "my-lesson", "--from", "baseline"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert "extends: library:baseline" in (tmp_path / "my-lesson.yaml").read_text()
+    assert main(["new", "my-lesson", "--from", "baseline"]) == 2  # no silent overwrite
+    assert "--force" in capsys.readouterr().err
+    assert main(["new", "my-lesson", "--from", "russia-distracted", "--force"]) == 0
+    assert main(["validate", "my-lesson.yaml"]) == 0
+    assert main(["run", "my-lesson.yaml", "-r", "1", "--executor", "serial", "-q", "--results", "tmp"]) == 0
+    folder = (tmp_path / "tmp" / "my-lesson" / "latest").resolve()
+    # the stored copy keeps the library files it extends, so the experiment stands on its own
+    assert (folder / "scenario" / "my-lesson.yaml").is_file()
+    assert (folder / "scenario" / "library" / "russia-distracted.yaml").is_file()
+    assert (folder / "scenario" / "library" / "baseline.yaml").is_file()
+    (folder / "map.png").unlink()
+    assert main(["charts", str(folder)]) == 0
+    assert (folder / "map.png").exists()
+    assert main(["new", "../outside"]) == 2
+    assert not (tmp_path.parent / "outside.yaml").exists()
+
+
+def test_app_starts_from_a_library_name_and_saves_into_the_current_folder(tmp_path, monkeypatch):
+    pytest.importorskip("solara", reason="the dashboard needs the [app] extra")
+    import os
+
+    from sim.scenario.library import library_folder
+
+    started: dict[str, str] = {}
+    monkeypatch.setattr(os, "execve", lambda exe, command, env: started.update(env))  # do not become the server
+    monkeypatch.chdir(tmp_path)
+    assert main(["app", "russia-distracted"]) == 0
+    assert started["SIM_APP_SCENARIO"] == "russia-distracted"
+    assert Path(started["SIM_SCENARIOS"]) == library_folder().resolve()
+    assert Path(started["SIM_SAVE_DIR"]).resolve() == tmp_path.resolve()  # never into the library

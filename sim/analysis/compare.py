@@ -1,6 +1,6 @@
 """Comparing scenarios side by side, from stored results.
 
-``sim compare A B [C ...]`` takes scenario files or experiment folders, runs what has no
+``sim compare A B [C ...]`` takes scenario files, library names or experiment folders, runs what has no
 complete results yet, and writes one self-contained HTML report (charts embedded) plus the
 charts as PNG and SVG and the differences as CSV, under ``results/compare/<A>-vs-<B>.../``.
 
@@ -29,6 +29,7 @@ from scipy import stats
 from sim.errors import InputError
 from sim.experiment.store import ExperimentStore, latest_experiment
 from sim.model.calendar import parse_quarter, quarter_to_year
+from sim.scenario.library import resolve_scenario
 from sim.scenario.load import Scenario, load_scenario
 from sim.views.charts import (
     BAND,
@@ -40,6 +41,7 @@ from sim.views.charts import (
     save,
     style_for,
 )
+from sim.views.map import small_multiples_map
 
 LINESTYLES = ("-", "--", ":", "-.")
 
@@ -68,7 +70,8 @@ def gather(inputs: list[str | Path], results: str | Path = "results", workers: i
         path = Path(item)
         if path.is_dir():
             scenario, folder = stored_scenario(path), path.resolve()
-        elif path.is_file():
+        else:  # a scenario file, or a library name (sim.scenario.library); unknown ones raise InputError
+            path = resolve_scenario(item)
             scenario = load_scenario(path)
             folder = _current_experiment(scenario, Path(results), replications)
             if folder is None:
@@ -78,8 +81,6 @@ def gather(inputs: list[str | Path], results: str | Path = "results", workers: i
                     raise InputError(f"the experiment of {path} did not complete ({result.failed} runs failed)",
                                      file=path)
                 folder = result.folder
-        else:
-            raise InputError("expected a scenario file or an experiment folder", file=path)
         import pyarrow.dataset as ds
 
         table = ExperimentStore(folder).table(filters=(ds.field("channel") == "composite") & (ds.field("point") == 0))
@@ -307,14 +308,17 @@ def compare(inputs: list[str | Path], results: str | Path = "results", out: Path
                       + f" | sim {__version__}")
     overlay = overlay_chart(compared, style, folder / "overlay.png")
     difference = difference_chart(compared, style, folder / "differences.png")
+    atlas = small_multiples_map({c.name: c.table for c in compared}, style, quarter, folder / "map.png",
+                                titles={c.name: c.scenario.title or c.name for c in compared})
     diffs = pd.concat([end_differences(first.table, c.table, quarter, c.name) for c in compared[1:]],
                       ignore_index=True)
     diffs.to_csv(folder / "differences.csv", index=False)
     report = folder / "report.html"
-    report.write_text(_html(compared, quarter, diffs, {"overlay": overlay, "differences": difference},
-                            parameter_differences(compared), event_differences(compared)), encoding="utf-8")
-    plt.close(overlay)
-    plt.close(difference)
+    figures = {"overlay": overlay, "differences": difference, "map": atlas}
+    report.write_text(_html(compared, quarter, diffs, figures, parameter_differences(compared),
+                            event_differences(compared)), encoding="utf-8")
+    for fig in figures.values():
+        plt.close(fig)
     return report
 
 
@@ -377,6 +381,10 @@ Differences are against <strong>{html.escape(compared[0].name)}</strong>.</p>
 <img alt="scenarios overlaid" src="data:image/png;base64,{_png(figures['overlay'])}">
 <h2>Differences against {html.escape(compared[0].name)}</h2>
 <img alt="differences" src="data:image/png;base64,{_png(figures['differences'])}">
+<h2>Who dominates each state at the end ({quarter})</h2>
+<p>Each state in the colour of the power with the largest mean composite influence; the bars show every
+power's share.</p>
+<img alt="map of the dominant power per state, one per scenario" src="data:image/png;base64,{_png(figures['map'])}">
 <h2>End of period ({quarter}): the region</h2>
 <p>Composite influence; difference with its 95% confidence interval across replications ({ci_note}).</p>
 {_table(_display(region, compared[0].name).drop(columns=["state"]))}

@@ -323,7 +323,8 @@ def stored_scenario(folder: str | Path) -> Scenario:
     relative = store.manifest().get("stored_scenario")
     if not relative:
         raise InputError("this experiment kept no copy of its scenario", file=store.manifest_path)
-    return load_scenario(store.folder / relative, root=store.folder / "scenario")
+    return load_scenario(store.folder / relative, root=store.folder / "scenario",
+                         library=store.folder / "scenario" / "library")
 
 
 def remake_charts(folder: str | Path, quarter: str | None = None) -> list[Path]:
@@ -364,7 +365,9 @@ def _open_store(scenario: Scenario, scenario_root: Path, resume: bool | str,
     store = ExperimentStore(folder)
     root = scenario.sources[-1].path.resolve().parent if scenario.sources else None
     for source in scenario.sources:  # kept with their relative paths, so extends resolves from the store
-        store.write_text(f"scenario/{source.path.resolve().relative_to(root)}", source.text)
+        where = (Path("library") / source.path.resolve().relative_to(source.library_root)  # `extends: library:`
+                 if source.library_root else source.path.resolve().relative_to(root))
+        store.write_text(f"scenario/{where.as_posix()}", source.text)
     store.write_text("scenario.resolved.yaml", scenario.resolved_yaml())
     design = pd.DataFrame([{"point": d.index, "label": d.label, "variant": d.variant,
                             **{f"param:{k}": v for k, v in d.values.items()}} for d in scenario.design])

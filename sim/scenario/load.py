@@ -12,7 +12,10 @@ Loading runs in three layers, each reporting errors with file, line, column and 
 ``extends`` chains are followed parent first; a child overrides parameters and any other
 key it sets, adds events (an event with an inherited id replaces it) and drops inherited
 events listed in ``remove_events``. ``extends`` may only reach files inside the folder of
-the scenario that was asked for (the scenarios folder), and a cycle is an error.
+the scenario that was asked for (the scenarios folder), and a cycle is an error. The one way
+out is ``extends: library:NAME``, which names a scenario of the library shipped with the package
+(:mod:`sim.scenario.library`) by name, never by path; the library's own files may then extend
+each other inside the library's folder only.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from sim.model.parameters import ParameterSet, default_parameters
 from sim.model.world import build_world
 from sim.scenario import schema
 from sim.scenario.design import DesignPoint, check_size, expand_design
+from sim.scenario.library import is_library_reference, library_folder, library_reference
 from sim.scenario.parse_events import parse_event
 from sim.yamlio import LineMap, parse_yaml, read_yaml
 
@@ -49,6 +53,8 @@ class ScenarioSource:
     data: dict[str, Any]
     lines: LineMap
     spec: schema.ScenarioFile
+    #: Set when the file was reached through ``extends: library:NAME``: the library folder it is confined to.
+    library_root: Path | None = None
 
     def line(self, key: str) -> int | None:
         while key:
@@ -127,11 +133,27 @@ def _event_record(e: Event) -> dict[str, Any]:
 
 
 # -- loading -------------------------------------------------------------------------------
-def load_scenario(path: str | Path, root: str | Path | None = None) -> Scenario:
-    """Read, check and resolve a scenario file (and its ``extends`` chain)."""
+def load_scenario(path: str | Path, root: str | Path | None = None, library: str | Path | None = None) -> Scenario:
+    """Read, check and resolve a scenario file (and its ``extends`` chain).
+
+    ``root`` is the folder ``extends`` paths may not leave (default: the file's own folder);
+    ``library`` the folder ``extends: library:NAME`` looks in (default: the packaged library).
+    """
     path = Path(path)
     root_dir = Path(root).resolve() if root else path.resolve().parent
-    return build_scenario(_load_chain(path, root_dir, []))
+    return build_scenario(_load_chain(path, _Bounds(root_dir, Path(library) if library else None), []))
+
+
+@dataclass(frozen=True)
+class _Bounds:
+    """Where ``extends`` may reach: paths inside ``root``; library names inside ``library``."""
+
+    root: Path
+    library: Path | None = None  # None: the packaged library
+    in_library: bool = False  # this part of the chain was reached through `library:`
+
+    def into_library(self) -> _Bounds:
+        return _Bounds((self.library or library_folder()).resolve(), self.library, True)
 
 
 def parse_scenario(text: str, origin: str = "<scenario>") -> Scenario:
@@ -150,7 +172,7 @@ def _source_from_text(text: str, path: Path) -> ScenarioSource:
     return ScenarioSource(path, text, dict(data), lines, validate_shape(data, lines, path))
 
 
-def _load_chain(path: Path, root: Path, seen: list[Path]) -> list[ScenarioSource]:
+def _load_chain(path: Path, bounds: _Bounds, seen: list[Path]) -> list[ScenarioSource]:
     resolved = path.resolve()
     if resolved in seen:
         cycle = " -> ".join(p.name for p in [*seen, resolved])
@@ -161,12 +183,20 @@ def _load_chain(path: Path, root: Path, seen: list[Path]) -> list[ScenarioSource
     if not isinstance(data, Mapping):
         raise InputError("expected a mapping with at least `name`", file=path)
     text = path.read_text(encoding="utf-8")
-    source = ScenarioSource(path, text, dict(data), lines, validate_shape(data, lines, path))
+    source = ScenarioSource(path, text, dict(data), lines, validate_shape(data, lines, path),
+                            bounds.root if bounds.in_library else None)
     parent = source.spec.extends
     if not parent:
         return [source]
-    target = _parent_path(parent, path, root, source)
-    return [*_load_chain(target, root, [*seen, resolved]), source]
+    if is_library_reference(parent):
+        try:
+            target = library_reference(parent, bounds.library)
+        except InputError as err:
+            err.file, err.line = path, source.line("extends")
+            raise
+        return [*_load_chain(target, bounds.into_library(), [*seen, resolved]), source]
+    target = _parent_path(parent, path, bounds.root, source)
+    return [*_load_chain(target, bounds, [*seen, resolved]), source]
 
 
 def _parent_path(parent: str, path: Path, root: Path, source: ScenarioSource) -> Path:

@@ -26,7 +26,7 @@ from sim.model.calendar import parse_quarter
 from sim.model.mechanisms import CHANNELS
 
 #: The standard charts an experiment can draw (see sim.views.charts.standard_charts).
-CHART_NAMES = ("overview", "regional-shares", "channels", "dominance", "sweep")
+CHART_NAMES = ("overview", "regional-shares", "channels", "dominance", "map", "sweep")
 QUARTER = r"^\s*\d{4}\s*[Qq][1-4]\s*$"
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$"
 
@@ -202,7 +202,9 @@ class ScenarioFile(Strict):
     name: Name = Field(description="short id, used as results folder")
     title: str | None = None
     description: str | None = Field(None, description="Markdown shown to students")
-    extends: str | None = Field(None, description="parent scenario, a path relative to this file")
+    extends: str | None = Field(
+        None, description="parent scenario: a path relative to this file (inside its folder), or `library:NAME` for "
+                          "a scenario of the library shipped with the package (see `sim scenarios`)")
     period: Period | None = None
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
     replications: int | None = Field(None, ge=1, le=100_000)

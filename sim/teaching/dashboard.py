@@ -109,9 +109,7 @@ class DashboardModel(InfluenceModel):
         folder = Path(folder or SAVE_DIR)
         data = {
             "name": name,
-            "extends": f"{self.source.path.resolve().relative_to(folder.resolve())}"
-            if self.source.path and self.source.path.resolve().is_relative_to(folder.resolve())
-            else self.source.path.name,
+            "extends": _extends(self.source.path, folder),
             "title": f"{self.source.title} (dashboard settings)",
             "description": f"Saved from the dashboard: {self.source.name} with the slider settings below.",
             "seed": self.seed,
@@ -128,6 +126,20 @@ class DashboardModel(InfluenceModel):
             path.unlink(missing_ok=True)
             raise
         return path
+
+
+def _extends(source: Path, folder: Path) -> str:
+    """How a file saved in ``folder`` names the scenario it extends: a relative path when it can (inside
+    ``folder``), else ``library:NAME`` for a library scenario (the installed library is never written to).
+    """
+    from sim.scenario.library import library_scenarios
+
+    if source.resolve().is_relative_to(folder.resolve()):
+        return source.resolve().relative_to(folder.resolve()).as_posix()
+    library = library_scenarios()
+    if source.stem in library and library[source.stem].resolve() == source.resolve():
+        return f"library:{source.stem}"
+    return source.name
 
 
 def _seed(value: Any) -> int:

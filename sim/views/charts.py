@@ -319,7 +319,7 @@ def sweep(table: pd.DataFrame, runs: pd.DataFrame, parameter: str, style: ChartS
 def standard_charts(scenario, store, quarter: str | None = None) -> list[Path]:  # type: ignore[no-untyped-def]
     """The standard charts of an experiment, drawn from its stored parts only.
 
-    ``quarter`` chooses the quarter of the channel breakdown (default: the last one recorded).
+    ``quarter`` chooses the quarter of the channel breakdown and the map (default: the last one recorded).
     """
     from sim import __version__
 
@@ -345,6 +345,8 @@ def _point_charts(scenario: Any, store: Any, point: Any, style: ChartStyle, even
     """
     import pyarrow.dataset as ds
 
+    from sim.views.map import influence_map  # the map module builds on this one
+
     table = store.table(filters=ds.field("point") == point.index)
     if table.empty or not wanted - {"sweep"}:
         return []
@@ -361,6 +363,7 @@ def _point_charts(scenario: Any, store: Any, point: Any, style: ChartStyle, even
                                                                            "regional shares"),
         "channels": lambda p: channel_breakdown(table, style, quarter=quarter, path=p),
         "dominance": lambda p: dominance(table, style, p),
+        "map": lambda p: influence_map(table, style, quarter=quarter, path=p),
     }
     made: list[Path] = []
     for name, draw in drawers.items():

@@ -52,13 +52,13 @@ def test_baseline_against_russia_distracted_gives_a_report_with_both(tmp_path, c
     assert f"report: {report}" in capsys.readouterr().out
     text = report.read_text()
     assert "Baseline 2019-2030" in text and "Russia distracted by a long war" in text
-    assert text.count("data:image/png;base64,") == 2  # self-contained: charts embedded
+    assert text.count("data:image/png;base64,") == 3  # self-contained: charts embedded (overlay, differences, map)
     assert "Teaching question" in text
     assert "russia_credibility_2023" in text  # an event only one scenario has
     diffs = pd.read_csv(report.parent / "differences.csv")
     russia = diffs[(diffs["power"] == "russia") & (diffs["state"] == "region")].iloc[0]
     assert russia["difference"] < 0 and russia["ci_high"] < 0  # a long war weakens Russia, clearly
-    for name in ("overlay", "differences"):
+    for name in ("overlay", "differences", "map"):
         assert (report.parent / f"{name}.png").exists() and (report.parent / f"{name}.svg").exists()
     # a second comparison reuses the stored experiments instead of rerunning them
     before = sorted(p.name for p in (tmp_path / "baseline").iterdir())

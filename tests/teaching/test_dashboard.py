@@ -91,6 +91,16 @@ def test_saved_scenario_extends_the_loaded_one_and_validates(library):
     assert main(["validate", str(path)]) == 0
 
 
+def test_a_scenario_saved_outside_the_library_extends_it_by_name(tmp_path, monkeypatch):
+    from sim.scenario.library import library_folder
+
+    monkeypatch.setattr(app, "SCENARIOS_DIR", library_folder())  # as `sim app` from an installed package
+    model = app.DashboardModel("russia-distracted", "3", **{"powers.china.budget.aid": 900.0})
+    path = model.save_as_scenario("mine", tmp_path)  # the teacher's folder, never the library
+    assert "extends: library:russia-distracted" in path.read_text()
+    assert load_scenario(path).parameters.value("powers.china.budget.aid") == 900
+
+
 def test_a_bad_seed_is_a_clear_error(library):
     from sim.errors import InputError
 

@@ -1,0 +1,793 @@
+"""``sim calibrate``: fit the parameters marked ``calibrate: true`` to public targets.
+
+What a target observes
+    A target (:mod:`sim.analysis.targets`) gives, for one state and channel, each power's share
+    among the target's powers over a period of years. The model's counterpart is the power's
+    influence stock in that state and channel divided by the sum over the target's powers
+    (renormalised, so a scenario that adds India is still compared on the same four), averaged
+    over the simulated quarters inside the period and then over replications. A period that
+    lies wholly before the scenario's start is compared with the first simulated year: the
+    spun-up start stands for the years before it.
+
+The loss
+    ``L = sum_t w_t sum_p ((m[t,p] - v[t,p]) / tol_t)**2 / sum_t w_t n_t`` over the fit targets
+    ``t`` and their ``n_t`` powers ``p``: the weighted mean squared error in units of each
+    target's tolerance, on the replication mean. ``L <= 1`` means the model sits within the
+    tolerances on average.
+
+The optimiser
+    :func:`scipy.optimize.differential_evolution` by default (``polish=False``, seeded, bounded
+    by the registry ranges, the current values placed in the first population so the result is
+    never worse than the start). Each evaluation runs the scenario with the candidate values
+    as overrides, ``R`` replications with the scenario's replication seeds (common random
+    numbers: every candidate sees the same random protests and clashes), only as far as the
+    latest fit period needs. The loss is then a deterministic but step-wise function of the
+    parameters (a protest fires or not), which a population method handles and a local
+    method such as Powell's gets stuck on. Parameters whose range spans more than two orders
+    of magnitude with a positive lower end are searched on a log scale.
+
+Output: ``results/calibration/<id>/`` with ``report.html``, ``report.md``, ``fitted.yaml``,
+``targets.csv``, written in a temporary folder and renamed into place at the end. Ctrl-C
+stops the search and writes the report for the best point so far, marked "interrupted".
+:func:`apply_fitted` writes fitted values back into the data files as the shipped defaults.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from sim.analysis.targets import Target, Targets, load_targets
+from sim.atomic import atomic_write_text
+from sim.errors import InputError, closest
+from sim.experiment.runner import build_model, replication_seeds, spun_up_state
+from sim.experiment.store import new_experiment_id
+from sim.experiment.tidy import OUTPUT_CHANNELS, indicator_arrays
+from sim.model.parameters import DATA_FILES, Parameter, ParameterSet, default_parameters, load_files
+from sim.scenario.load import Scenario, load_scenario
+
+DEFAULT_SCENARIO = Path("scenarios/baseline.yaml")
+DEFAULT_REPLICATIONS = 4
+METHODS = ("de-powell", "differential_evolution", "powell", "nelder-mead")
+#: Differential evolution: population size per free parameter, and generations.
+DEFAULT_POPSIZE = 10
+DEFAULT_MAXITER = 25
+#: Local methods: evaluations per free parameter.
+DEFAULT_LOCAL_EVALUATIONS = 300
+#: Ranges wider than this ratio (with a positive lower end) are searched on a log scale.
+LOG_SCALE_RATIO = 100.0
+#: Fitted values keep this many significant digits (what the data files can show) ...
+SIGNIFICANT = 6
+#: ... and, on a linear scale, no finer steps than this fraction of their range.
+RESOLUTION = 1e-5
+WORST = 5
+#: A change is reverted when putting the old value back raises the loss by at most this fraction.
+REVERT_TOLERANCE = 1e-3
+
+
+class CalibrationFailed(Exception):
+    """The model failed during the search; nothing was written."""
+
+
+# -- which parameters ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Free:
+    """A parameter being fitted: its current value and range, and the scale it is searched on."""
+
+    path: str
+    old: float
+    low: float
+    high: float
+    integer: bool = False
+    log: bool = False
+    unit: str | None = None
+
+    @classmethod
+    def of(cls, p: Parameter) -> Free:
+        low, high = p.range  # type: ignore[misc]
+        return cls(p.path, float(p.value), low, high, p.integer, low > 0 and high / low >= LOG_SCALE_RATIO, p.unit)
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        return (math.log10(self.low), math.log10(self.high)) if self.log else (self.low, self.high)
+
+    def encode(self, value: float) -> float:
+        return math.log10(value) if self.log else float(value)
+
+    def decode(self, u: float) -> float:
+        """The parameter value of a search coordinate: in range, rounded as a data file shows it."""
+        if u == self.encode(self.old):
+            return self.old  # exactly: the start and reverted changes are the registry's value
+        value = 10.0**u if self.log else float(u)
+        value = min(max(value, self.low), self.high)
+        if self.integer:
+            return float(round(value))
+        if not self.log and self.high > self.low:  # linear: a step of about 1e-5 of the range (a power of ten)
+            step = 10.0 ** math.floor(math.log10((self.high - self.low) * RESOLUTION))
+            value = round(value / step) * step
+        return min(max(float(f"{value:.{SIGNIFICANT}g}"), self.low), self.high)
+
+
+def calibratable(params: ParameterSet) -> list[Parameter]:
+    """Numeric parameters marked ``calibrate: true`` in the registry, in registry order."""
+    return [p for p in params if getattr(p, "calibrate", False) and p.is_number and p.range is not None]
+
+
+def select_parameters(params: ParameterSet, patterns: Sequence[str] | None = None) -> list[Free]:
+    """The calibratable parameters matching any of ``patterns`` (fnmatch globs over dotted paths)."""
+    pool = calibratable(params)
+    names = [p.path for p in pool]
+    if not pool:
+        raise InputError("no parameter is marked `calibrate: true` in the registry (sim/data/*.yaml); "
+                         "nothing to calibrate", key="--parameters")
+    if not patterns:
+        return [Free.of(p) for p in pool]
+    chosen: dict[str, Parameter] = {}
+    for pattern in patterns:
+        hits = [p for p in pool if fnmatchcase(p.path, pattern)]
+        if not hits:
+            near = difflib.get_close_matches(pattern.replace("*", ""), names, n=5, cutoff=0.4) or names[:5]
+            raise InputError(f"`{pattern}` matches no calibratable parameter; closest calibratable: "
+                             f"{', '.join(near)}", key="--parameters", suggestion=closest(pattern, names))
+        chosen.update((p.path, p) for p in hits)
+    return [Free.of(p) for p in pool if p.path in chosen]
+
+
+# -- what the model shows for a target -----------------------------------------------------------
+def _quarter_of(scenario: Scenario, step: int) -> int:
+    return scenario.start + step * scenario.parameters.value("model.quarters_per_step")
+
+
+def target_steps(scenario: Scenario, target: Target, steps: int | None = None) -> np.ndarray:
+    """0-based steps whose quarter falls in the target's period (the first year if it lies before the start)."""
+    n = scenario.steps if steps is None else steps
+    quarters = np.array([_quarter_of(scenario, k) for k in range(n)])
+    years = quarters // 4
+    inside = np.nonzero((years >= target.period[0]) & (years <= target.period[1]))[0]
+    if len(inside):
+        return inside
+    if target.period[1] * 4 + 3 < scenario.start:  # wholly before the start: the spun-up first year
+        return np.nonzero(quarters < scenario.start + 4)[0]
+    return inside
+
+
+def steps_needed(scenario: Scenario, targets: Iterable[Target]) -> int:
+    """Steps to simulate so every target's period is covered (clipped to the scenario's period)."""
+    k = scenario.parameters.value("model.quarters_per_step")
+    last = scenario.start
+    for t in targets:
+        end = t.period[1] * 4 + 3
+        last = max(last, end if end >= scenario.start else scenario.start + 3)
+    return int(min(max((last - scenario.start) // k + 1, 1), scenario.steps))
+
+
+def check_coverage(scenario: Scenario, targets: Targets) -> list[str]:
+    """Raise for a target the scenario cannot show; return warnings for partly covered ones."""
+    warnings = []
+    for t in targets:
+        steps = target_steps(scenario, t)
+        key = f"targets.{t.index}.period"
+        if not len(steps):
+            raise InputError(f"the period {t.period[0]}-{t.period[1]} lies after the scenario's end "
+                             f"({scenario.end_label}); extend the scenario's period or drop the target",
+                             file=targets.path, key=key, line=t.line)
+        last_year = _quarter_of(scenario, int(steps[-1])) // 4
+        if t.period[1] > last_year:
+            warnings.append(f"target `{t.id}` ({t.period[0]}-{t.period[1]}) is compared with the simulated "
+                            f"quarters up to {scenario.end_label} only")
+        for power in t.values:
+            if power not in scenario.parameters.children("powers"):
+                raise InputError(f"the scenario has no power `{power}`", file=targets.path,
+                                 key=f"targets.{t.index}.values.{power}", line=t.line)
+    return warnings
+
+
+def model_shares(model: Any, steps: int, scenario: Scenario, targets: Iterable[Target]) -> dict[str, np.ndarray]:
+    """Per target, each of its powers' share among them, averaged over the target's quarters.
+
+    Read from the finished model's recorded arrays through the tidy table's indicator arrays
+    (:func:`sim.experiment.tidy.indicator_arrays`; channel ``composite`` included).
+    """
+    values = indicator_arrays(model.influence_history[:steps], model.composite_history[:steps],
+                              model.world.regional_weights)["influence"]  # (T, P, S+1, C+1)
+    powers, states = list(model.world.powers), list(model.world.states)
+    out = {}
+    for t in targets:
+        rows = target_steps(scenario, t, steps)
+        sub = values[np.ix_(rows, [powers.index(p) for p in t.values], [states.index(t.state)],
+                            [OUTPUT_CHANNELS.index(t.channel)])][:, :, 0, 0]  # (quarters, target powers)
+        total = sub.sum(axis=1, keepdims=True)
+        share = np.divide(sub, total, out=np.full_like(sub, 1.0 / sub.shape[1]), where=total > 0)
+        out[t.id] = share.mean(axis=0)
+    return out
+
+
+def loss(targets: Iterable[Target], model: Mapping[str, np.ndarray]) -> float:
+    """Weighted mean over targets and powers of ((model - target) / tolerance)**2."""
+    num = den = 0.0
+    for t in targets:
+        wanted = np.array(list(t.values.values()))
+        num += t.weight * float((((model[t.id] - wanted) / t.tolerance) ** 2).sum())
+        den += t.weight * len(wanted)
+    return num / den if den > 0 else float("nan")
+
+
+class Evaluator:
+    """Runs the scenario with candidate values and measures what the targets observe."""
+
+    def __init__(self, scenario: Scenario, targets: Targets, free: Sequence[Free], replications: int) -> None:
+        self.scenario, self.targets, self.free = scenario, targets, list(free)
+        self.seeds = replication_seeds(scenario.seed, replications)
+        self.fit_steps = steps_needed(scenario, targets.fit)
+        self.calls = 0
+
+    def overrides(self, x: Sequence[float]) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for f, u in zip(self.free, x, strict=True):
+            value = f.decode(float(u))
+            out[f.path] = int(value) if f.integer else value
+        return out
+
+    def simulate(self, overrides: Mapping[str, Any], targets: Sequence[Target],
+                 steps: int | None = None) -> dict[str, np.ndarray]:
+        """Per target, the model's shares per replication: an array (replications, powers)."""
+        n = steps or steps_needed(self.scenario, targets)
+        scenario = replace(self.scenario, steps=n)
+        start = spun_up_state(scenario, overrides)
+        per_run: dict[str, list[np.ndarray]] = {t.id: [] for t in targets}
+        for seed in self.seeds:
+            model = build_model(scenario, seed, overrides, start)
+            for _ in range(n):
+                model.step()
+            for key, value in model_shares(model, n, scenario, targets).items():
+                per_run[key].append(value)
+        return {key: np.array(rows) for key, rows in per_run.items()}
+
+    def fit_loss(self, x: Sequence[float]) -> float:
+        """The loss of one candidate (search coordinates), on the replication mean."""
+        self.calls += 1
+        shares = self.simulate(self.overrides(x), self.targets.fit, self.fit_steps)
+        return loss(self.targets.fit, {k: v.mean(axis=0) for k, v in shares.items()})
+
+
+# -- progress ---------------------------------------------------------------------------------------
+class Progress:
+    """A tqdm bar on a terminal; plain lines about every 10% (or 30 s) elsewhere (as the batch runner's)."""
+
+    def __init__(self, total: int, enabled: bool, stream: Any = None) -> None:
+        self.total, self.done, self.best = max(total, 1), 0, math.inf
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.started = self.last_line = time.perf_counter()
+        self.next_line = max(1, self.total // 10)
+        self.bar = None
+        if enabled and self.stream.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.total, unit="eval", file=self.stream, dynamic_ncols=True, desc="calibrate")
+
+    def advance(self, value: float) -> None:
+        self.done += 1
+        improved = value < self.best
+        self.best = min(self.best, value)
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.update(1)
+            if improved:
+                self.bar.set_postfix(best_loss=f"{self.best:.4g}")
+            return
+        t = time.perf_counter()
+        if self.done >= self.next_line or t - self.last_line > 30 or self.done == self.total:
+            rate = self.done / max(t - self.started, 1e-9)
+            left = max(self.total - self.done, 0) / rate if rate > 0 else 0.0
+            print(f"calibrate: {self.done}/{self.total} evaluations ({min(self.done / self.total, 1):.0%}), "
+                  f"best loss {self.best:.4g}, {rate:.1f} evaluations/s, about {left:.0f} s left",
+                  file=self.stream, flush=True)
+            self.next_line = self.done + max(1, self.total // 10)
+            self.last_line = t
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class _BudgetSpent(Exception):
+    """The evaluation budget is used up (raised inside the optimiser to stop it)."""
+
+
+class _Objective:
+    """The function handed to scipy: counts evaluations, keeps the best point, reports progress."""
+
+    def __init__(self, evaluator: Evaluator, progress: Progress, budget: int | None) -> None:
+        self.evaluator, self.progress, self.budget = evaluator, progress, budget
+        self.evaluations = 0
+        self.best_x: np.ndarray | None = None
+        self.best_loss = math.inf
+
+    def __call__(self, x: np.ndarray) -> float:
+        if self.budget is not None and self.evaluations >= self.budget:
+            raise _BudgetSpent
+        value = self.evaluator.fit_loss(x)
+        if not math.isfinite(value):
+            value = 1e12
+        self.evaluations += 1
+        if value < self.best_loss:
+            self.best_loss, self.best_x = value, np.array(x, dtype=float)
+        self.progress.advance(value)
+        return value
+
+
+# -- the calibration -----------------------------------------------------------------------------
+@dataclass
+class Options:
+    """How to search; the defaults fit a 10-parameter calibration in a few minutes."""
+
+    seed: int = 0
+    replications: int = DEFAULT_REPLICATIONS
+    method: str = "de-powell"
+    maxiter: int | None = None  # generations (differential evolution) or iterations (local methods)
+    max_evaluations: int | None = None
+    popsize: int = DEFAULT_POPSIZE
+
+    def check(self) -> None:
+        if self.method not in METHODS:
+            raise InputError(f"expected one of {', '.join(METHODS)}, found {self.method!r}", key="--method",
+                             suggestion=closest(self.method, METHODS))
+        for key, value, low in (("--replications", self.replications, 1), ("--maxiter", self.maxiter, 0),
+                                ("--max-evaluations", self.max_evaluations, 1), ("--popsize", self.popsize, 1)):
+            if value is not None and value < low:
+                raise InputError(f"expected at least {low}, found {value}", key=key)
+        if self.maxiter is not None and self.max_evaluations is not None:
+            raise InputError("give --maxiter or --max-evaluations, not both", key="--max-evaluations")
+
+    def planned(self, n: int) -> int:
+        """Evaluations the search will take at most (the progress bar's total)."""
+        if self.max_evaluations is not None:
+            return self.max_evaluations
+        total = 0
+        if self.method in ("de-powell", "differential_evolution"):
+            total += self.population(n) * ((self.maxiter if self.maxiter is not None else DEFAULT_MAXITER) + 1)
+        if self.method != "differential_evolution":
+            total += DEFAULT_LOCAL_EVALUATIONS * n
+        return total
+
+    def population(self, n: int) -> int:
+        """Candidates per generation of differential evolution (scipy's ``popsize`` times ``n``, at least 5)."""
+        return max(5, self.popsize * n)
+
+
+@dataclass
+class Calibration:
+    """What a calibration found, and where its report is."""
+
+    id: str
+    status: str  # complete, budget (evaluation budget reached) or interrupted
+    targets: Targets
+    scenario: Scenario
+    free: list[Free]
+    fitted: dict[str, float]
+    loss_before: float
+    loss_after: float
+    table: pd.DataFrame  # targets.csv: every target x power
+    options: Options
+    evaluations: int
+    seconds: float
+    message: str = ""
+    warnings: list[str] = field(default_factory=list)
+    folder: Path | None = None
+    created: str = ""
+    reverted: list[str] = field(default_factory=list)  # changes put back: the fit targets do not inform them
+
+    @property
+    def changed(self) -> list[Free]:
+        return [f for f in self.free if self.fitted[f.path] != f.old]
+
+    def fitted_record(self) -> dict[str, Any]:
+        """The content of ``fitted.yaml``."""
+        return {
+            "calibration": self.id,
+            "status": self.status,
+            "created": self.created,
+            "targets_file": str(self.targets.path),
+            "fit_targets": [t.id for t in self.targets.fit],
+            "validation_targets": [t.id for t in self.targets.validation],
+            "scenario": str(self.scenario.path) if self.scenario.path else self.scenario.name,
+            "seed": self.options.seed,
+            "replications": self.options.replications,
+            "method": self.options.method,
+            "evaluations": self.evaluations,
+            "loss": {"before": _round(self.loss_before), "after": _round(self.loss_after)},
+            "parameters": {f.path: {"value": self.fitted[f.path], "old": f.old, "range": [f.low, f.high],
+                                    **({"unit": f.unit} if f.unit else {}),
+                                    "changed": self.fitted[f.path] != f.old,
+                                    **({"informed": False} if f.path in self.reverted else {})} for f in self.free},
+        }
+
+    def worst(self, n: int = WORST) -> pd.DataFrame:
+        """The ``n`` targets the fitted model misses most (mean squared error in tolerances)."""
+        misfit = self.table.assign(sq=self.table["scaled_error_after"] ** 2)
+        per = misfit.groupby(["target", "use"], sort=False)["sq"].mean().rename("misfit_after").reset_index()
+        return per.sort_values("misfit_after", ascending=False, kind="stable").head(n).reset_index(drop=True)
+
+    def summary(self) -> str:
+        lines = [f"calibration {self.id} ({self.status}): loss {self.loss_before:.4g} -> {self.loss_after:.4g} "
+                 f"over {len(self.targets.fit)} fit targets, {self.evaluations} evaluations, {self.seconds:.0f} s"]
+        for f in self.changed:
+            lines.append(f"  {f.path}: {_num(f.old)} -> {_num(self.fitted[f.path])}  [{_num(f.low)}, {_num(f.high)}]")
+        if not self.changed:
+            lines.append("  no parameter changed")
+        if self.reverted:
+            lines.append(f"  kept at their old values (the fit targets do not inform them): {', '.join(self.reverted)}")
+        worst = self.worst()
+        if not worst.empty:
+            lines.append("worst-fitting targets: " + ", ".join(f"{r.target} ({r.misfit_after:.3g})"
+                                                               for r in worst.itertuples()))
+        return "\n".join(lines)
+
+
+def calibrate(targets: str | Path, scenario: str | Path | Scenario = DEFAULT_SCENARIO,
+              patterns: Sequence[str] | None = None, options: Options | None = None,
+              results: str | Path = "results", progress: bool = True) -> Calibration:
+    """Fit the calibratable parameters to the fit targets and write the report folder."""
+    options = options or Options()
+    options.check()
+    scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    checked = load_targets(targets, scenario.parameters)
+    if not checked.fit:
+        raise InputError("no `use: fit` target in the file; nothing to calibrate against", file=checked.path)
+    if sum(t.weight for t in checked.fit) <= 0:
+        raise InputError("every fit target has weight 0", file=checked.path)
+    warnings = [*check_coverage(scenario, checked)]
+    free = select_parameters(scenario.parameters, patterns)
+    warnings += _overridden(scenario, free)
+
+    evaluator = Evaluator(scenario, checked, free, options.replications)
+    x0 = np.array([f.encode(f.old) for f in free])
+    with _model_errors("before the search"):
+        before = evaluator.simulate({}, checked.targets)
+    clock = time.perf_counter()
+    bar = Progress(options.planned(len(free)), progress)
+    objective = _Objective(evaluator, bar, options.max_evaluations)
+    status, message, reverted = "complete", "", []
+    with _model_errors("during the search"):
+        try:
+            result = _search(objective, x0, free, options)
+            message = str(getattr(result, "message", ""))
+        except KeyboardInterrupt:
+            status, message = "interrupted", "stopped by Ctrl-C; the best point so far is reported"
+            if objective.best_x is None:
+                raise
+        except _BudgetSpent:
+            status, message = "budget", f"stopped after the evaluation budget of {options.max_evaluations}"
+        finally:
+            bar.close()
+        best = objective.best_x if objective.best_x is not None else x0
+        if status != "interrupted":
+            best, reverted, interrupted = _revert_uninformed(evaluator, free, best, objective.best_loss, x0)
+            if interrupted:
+                status, message = "interrupted", "stopped by Ctrl-C while reverting uninformed parameters"
+    seconds = time.perf_counter() - clock
+    fitted = evaluator.overrides(best)
+    with _model_errors("with the fitted values"):
+        after = evaluator.simulate(fitted, checked.targets)
+    table = _table(checked, before, after)
+    fit_rows = table[table["use"] == "fit"]
+    calibration = Calibration(
+        id=new_experiment_id(), status=status, targets=checked, scenario=scenario, free=free,
+        fitted={k: float(v) for k, v in fitted.items()}, loss_before=_table_loss(fit_rows, "before"),
+        loss_after=_table_loss(fit_rows, "after"), table=table, options=options,
+        evaluations=evaluator.calls, seconds=seconds, message=message, warnings=warnings,
+        created=datetime.now(UTC).isoformat(timespec="seconds"), reverted=reverted,
+    )
+    calibration.folder = write_results(calibration, Path(results) / "calibration")
+    return calibration
+
+
+@contextmanager
+def _model_errors(when: str) -> Iterator[None]:
+    """A model error becomes :class:`CalibrationFailed` (a clean message; nothing is written)."""
+    try:
+        yield
+    except (InputError, KeyboardInterrupt, _BudgetSpent):
+        raise
+    except Exception as err:
+        raise CalibrationFailed(f"the model failed {when} ({type(err).__name__}: {err}); nothing was written") \
+            from err
+
+
+def _revert_uninformed(evaluator: Evaluator, free: Sequence[Free], best: np.ndarray, best_loss: float,
+                       x0: np.ndarray) -> tuple[np.ndarray, list[str], bool]:
+    """Put back, one at a time, changes the fit targets do not inform (the loss rises by at most 0.1%).
+
+    The search moves every free parameter, also those the targets cannot see (a drills
+    parameter when only security and aid are observed); such a change is noise, not a
+    finding. Returns the point, the parameters reverted, and whether Ctrl-C cut it short.
+    """
+    x, current, reverted = np.array(best, dtype=float), best_loss, []
+    if not math.isfinite(current):
+        return x, reverted, False
+    try:
+        for i, f in enumerate(free):
+            if f.decode(x[i]) == f.old:
+                continue
+            trial = x.copy()
+            trial[i] = x0[i]
+            value = evaluator.fit_loss(trial)
+            if value <= current + max(REVERT_TOLERANCE * current, 1e-12):
+                x, current = trial, value
+                reverted.append(f.path)
+    except KeyboardInterrupt:
+        return x, reverted, True
+    return x, reverted, False
+
+
+def _search(objective: _Objective, x0: np.ndarray, free: Sequence[Free], options: Options) -> Any:
+    """Run the chosen optimiser; ``de-powell`` refines the best point of differential evolution with Powell's method."""
+    from scipy import optimize
+
+    bounds = [f.bounds for f in free]
+    n, budget = len(free), options.max_evaluations
+    local_budget = DEFAULT_LOCAL_EVALUATIONS * n
+    if options.method in ("de-powell", "differential_evolution"):
+        maxiter = options.maxiter if options.maxiter is not None else DEFAULT_MAXITER
+        if budget is not None:  # the budget stops the search; de-powell leaves half of it to Powell
+            share = budget // 2 if options.method == "de-powell" else budget
+            maxiter = max(0, share // options.population(n) - 1) if options.method == "de-powell" \
+                else share // options.population(n) + 1
+        found = optimize.differential_evolution(
+            objective, bounds, rng=options.seed, maxiter=maxiter, popsize=options.popsize, polish=False,
+            x0=np.clip(x0, [b[0] for b in bounds], [b[1] for b in bounds]), init="latinhypercube",
+        )
+        if options.method == "differential_evolution":
+            return found
+        x0 = objective.best_x if objective.best_x is not None else found.x
+        if budget is not None:
+            local_budget = max(1, budget - objective.evaluations)
+        refined = optimize.minimize(objective, x0, method="Powell", bounds=bounds, options={"maxfev": local_budget})
+        refined.message = f"differential evolution: {found.message}; then Powell: {refined.message}"
+        return refined
+    opts: dict[str, Any] = {"maxfev": budget or local_budget}
+    if options.maxiter is not None:
+        opts["maxiter"] = options.maxiter
+    return optimize.minimize(objective, x0, method="Powell" if options.method == "powell" else "Nelder-Mead",
+                             bounds=bounds, options=opts)
+
+
+def _overridden(scenario: Scenario, free: Sequence[Free]) -> list[str]:
+    """Warn where the scenario sets a parameter away from the shipped default (applying changes the default)."""
+    defaults = default_parameters()
+    out = []
+    for f in free:
+        if f.path in defaults and defaults.value(f.path) != f.old:
+            out.append(f"the scenario sets `{f.path}` to {_num(f.old)} (default {_num(defaults.value(f.path))}); "
+                       "the search starts from the scenario's value")
+    return out
+
+
+def _table(targets: Targets, before: Mapping[str, np.ndarray], after: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    rows = []
+    for t in targets:
+        for k, (power, wanted) in enumerate(t.values.items()):
+            b, a = before[t.id][:, k], after[t.id][:, k]
+            mb, ma = float(b.mean()), float(a.mean())
+            rows.append({
+                "target": t.id, "use": t.use, "state": t.state, "channel": t.channel,
+                "period": f"{t.period[0]}-{t.period[1]}", "power": power, "target_value": wanted,
+                "tolerance": t.tolerance, "weight": t.weight, "model_before": mb, "model_after": ma,
+                "model_before_sd": float(b.std(ddof=1)) if len(b) > 1 else float("nan"),
+                "model_after_sd": float(a.std(ddof=1)) if len(a) > 1 else float("nan"),
+                "error_before": mb - wanted, "error_after": ma - wanted,
+                "scaled_error_before": (mb - wanted) / t.tolerance, "scaled_error_after": (ma - wanted) / t.tolerance,
+            })
+    return pd.DataFrame(rows)
+
+
+def _table_loss(rows: pd.DataFrame, which: str) -> float:
+    """The loss from the targets table (the same formula as :func:`loss`)."""
+    if rows.empty:
+        return float("nan")
+    w = rows["weight"]
+    return float((w * rows[f"scaled_error_{which}"] ** 2).sum() / w.sum()) if w.sum() > 0 else float("nan")
+
+
+def _round(x: float) -> float:
+    return float(f"{x:.6g}")
+
+
+def _num(x: float) -> str:
+    return f"{x:.6g}"
+
+
+# -- writing the results -----------------------------------------------------------------------
+def write_results(calibration: Calibration, root: Path) -> Path:
+    """Write the report folder in a temporary place and rename it into ``root/<id>`` at the end."""
+    from sim.analysis import calibration_report as report
+
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{calibration.id}.", suffix=".tmp", dir=root))
+    try:
+        calibration.table.to_csv(tmp / "targets.csv", index=False, float_format="%.6g")
+        (tmp / "fitted.yaml").write_text(_fitted_yaml(calibration), encoding="utf-8")
+        (tmp / "report.md").write_text(report.markdown_report(calibration), encoding="utf-8")
+        (tmp / "report.html").write_text(report.html_report(calibration), encoding="utf-8")
+        tmp.chmod(0o755)
+        final = root / calibration.id
+        k = 1
+        while final.exists():  # two calibrations in the same second
+            final = root / f"{calibration.id}-{k}"
+            k += 1
+        tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    calibration.id = final.name
+    return final
+
+
+def _fitted_yaml(calibration: Calibration) -> str:
+    head = ("# Fitted by `sim calibrate` (see report.html). `sim calibrate ... --apply` writes these values into\n"
+            "# sim/data/*.yaml as the shipped defaults; from Python: apply_fitted(read_fitted(this file), note).\n")
+    return head + yaml.safe_dump(calibration.fitted_record(), sort_keys=False, allow_unicode=True, width=100)
+
+
+# -- writing fitted values back into the data files ---------------------------------------------------------
+def calibration_note(calibration: Calibration | Mapping[str, Any], date: str | None = None) -> str:
+    """The ``calibrated:`` text put on each applied parameter."""
+    record = calibration.fitted_record() if isinstance(calibration, Calibration) else calibration
+    day = date or str(record.get("created", ""))[:10] or datetime.now(UTC).strftime("%Y-%m-%d")
+    loss = record.get("loss", {})
+    return (f"fitted {day} by sim calibrate against targets {', '.join(record.get('fit_targets', []))}; "
+            f"loss {_num(loss.get('before', float('nan')))} -> {_num(loss.get('after', float('nan')))}")
+
+
+def read_fitted(path: str | Path) -> dict[str, Any]:
+    """A ``fitted.yaml`` (or the calibration folder holding one)."""
+    from sim.yamlio import read_yaml
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "fitted.yaml"
+    data, _ = read_yaml(path)
+    if not isinstance(data, Mapping) or not isinstance(data.get("parameters"), Mapping):
+        raise InputError("expected a fitted.yaml with a `parameters` mapping", file=path)
+    return dict(data)
+
+
+def apply_fitted(fitted: Mapping[str, Any], note: str, params: ParameterSet | None = None) -> list[Path]:
+    """Write fitted values into the data files as the shipped defaults; return the files changed.
+
+    ``fitted`` maps parameter paths to values (or to ``{value: ...}`` as in ``fitted.yaml``, or is
+    a whole ``fitted.yaml`` record; entries marked ``changed: false`` are skipped). Each
+    parameter's ``value`` is edited in place in the YAML text of the file the registry read it
+    from (block or one-line flow mapping), keeping comments and layout, and a ``calibrated:``
+    text is added or replaced beside it; its ``source``/``assumption`` stays. ``params`` is the
+    registry to edit (default: the shipped data files). All files are checked by reloading them
+    before any is written.
+    """
+    values = _fitted_values(fitted)
+    registry = params if params is not None else default_parameters()
+    by_file: dict[Path, list[tuple[Parameter, float]]] = {}
+    for path, value in values.items():
+        p = registry.get(path)
+        if not p.is_number:
+            raise InputError("only numeric parameters can be fitted", key=path)
+        p.checked(value, key=path)
+        if not p.file or Path(p.file).name not in DATA_FILES or not Path(p.file).is_file():
+            raise InputError("this parameter is not written in a data file (sim/data/*.yaml) but in "
+                             f"{p.file or 'no file'}; only shipped defaults can be applied", key=path)
+        by_file.setdefault(Path(p.file), []).append((p, value))
+    edits: dict[Path, str] = {}
+    for file, items in by_file.items():
+        text = file.read_text(encoding="utf-8")
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        spans = [span for p, value in items for span in _edit_spans(text, root, file, p, value, note)]
+        for start, stop, new in sorted(spans, reverse=True):  # from the end: earlier offsets stay valid
+            text = text[:start] + new + text[stop:]
+        edits[file] = text
+    _check_edits(edits, registry, values)
+    for file, text in edits.items():
+        atomic_write_text(file, text)
+    return list(edits)
+
+
+def _fitted_values(fitted: Mapping[str, Any]) -> dict[str, float]:
+    items = fitted.get("parameters", fitted) if isinstance(fitted.get("parameters"), Mapping) else fitted
+    out = {}
+    for path, spec in items.items():
+        if isinstance(spec, Mapping) and spec.get("changed") is False:  # kept at its old value: nothing to write
+            continue
+        value = spec.get("value") if isinstance(spec, Mapping) else spec
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InputError(f"expected a number, found {value!r}", key=str(path))
+        out[str(path)] = value
+    return out
+
+
+def _format_value(value: float, integer: bool) -> str:
+    """A YAML number that reads back as ``value`` (never an exponent form PyYAML would read as text)."""
+    if integer:
+        return str(round(value))
+    text = np.format_float_positional(float(value), precision=SIGNIFICANT, unique=False, fractional=False,
+                                      trim="-")
+    return text if "." in text else text + ".0"
+
+
+def _find_mapping(root: yaml.Node, file: Path, p: Parameter) -> yaml.MappingNode:
+    """The YAML node of parameter ``p`` in its file, found by key path and checked against its line."""
+    node: yaml.Node | None = root
+    key: yaml.Node | None = None
+    for part in p.path.split("."):
+        if not isinstance(node, yaml.MappingNode):
+            node = None
+            break
+        key, node = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == part),
+                         (None, None))
+    if not isinstance(node, yaml.MappingNode) or key is None:
+        raise InputError("parameter not found as a mapping in its data file", file=file, key=p.path, line=p.line)
+    if p.line is not None and key.start_mark.line + 1 != p.line:
+        raise InputError(f"the registry read this parameter at line {p.line}, the file has it at line "
+                         f"{key.start_mark.line + 1}; reload and retry", file=file, key=p.path, line=p.line)
+    return node
+
+
+def _edit_spans(text: str, root: yaml.Node, file: Path, p: Parameter, value: float,
+                note: str) -> list[tuple[int, int, str]]:
+    """Text replacements (start, stop, new) that set ``p``'s value and its ``calibrated`` note."""
+    node = _find_mapping(root, file, p)
+    entries = {k.value: (k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode)}
+    if "value" not in entries:
+        raise InputError("parameter has no `value` key in its data file", file=file, key=p.path, line=p.line)
+    key_node, value_node = entries["value"]
+    quoted = json.dumps(note, ensure_ascii=False)
+    spans = [(value_node.start_mark.index, value_node.end_mark.index, _format_value(value, p.integer))]
+    if "calibrated" in entries:
+        old = entries["calibrated"][1]
+        spans.append((old.start_mark.index, old.end_mark.index, quoted))
+    elif node.flow_style:
+        spans.append((value_node.end_mark.index, value_node.end_mark.index, f", calibrated: {quoted}"))
+    else:  # a new line under `value:` at the same indentation
+        end = text.find("\n", value_node.end_mark.index)
+        end = len(text) if end < 0 else end
+        spans.append((end, end, "\n" + " " * key_node.start_mark.column + f"calibrated: {quoted}"))
+    return spans
+
+
+def _check_edits(edits: Mapping[Path, str], registry: ParameterSet, values: Mapping[str, float]) -> None:
+    """Reload the edited files beside the untouched ones and check every applied value."""
+    files = sorted({Path(p.file) for p in registry if p.file and Path(p.file).name in DATA_FILES},
+                   key=_file_order)
+    with tempfile.TemporaryDirectory() as tmp:
+        copies = []
+        for f in files:
+            copy = Path(tmp) / f.name
+            copy.write_text(edits.get(f) or f.read_text(encoding="utf-8"), encoding="utf-8")
+            copies.append(copy)
+        reloaded = load_files(copies)
+    for path, value in values.items():
+        got, want = reloaded.value(path), registry.get(path)
+        if not math.isclose(float(got), float(value), rel_tol=10.0**-SIGNIFICANT, abs_tol=1e-12):
+            raise InputError(f"the edited file reads back {got!r}, expected {value!r}", file=want.file, key=path)
+        if getattr(reloaded.get(path), "calibrated", None) is None and hasattr(want, "calibrated"):
+            raise InputError("the edited file lost its `calibrated` note", file=want.file, key=path)
+
+
+def _file_order(f: Path) -> int:
+    return DATA_FILES.index(f.name)
+
