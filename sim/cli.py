@@ -121,6 +121,12 @@ def _parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--method", choices=("de-powell", "differential_evolution", "powell", "nelder-mead"),
                            default="de-powell",
                            help="the optimiser (default: differential evolution, then Powell from its best point)")
+    calibrate.add_argument("--prior-weight", type=float, default=1.0,
+                           help="weight of the pull towards the documented values (default 1; 0 for none)")
+    calibrate.add_argument("--no-patterns", dest="patterns", action="store_false",
+                           help="do not keep the brief's seven patterns as a filter")
+    calibrate.add_argument("--pattern-evaluations", type=int, default=400,
+                           help="evaluations of the local search that restores failing patterns (default 400)")
     calibrate.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results root folder")
     calibrate.add_argument("--apply", action="store_true",
                            help="write the fitted values into sim/data/*.yaml as the shipped defaults")
@@ -183,7 +189,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     report = compare(args.inputs, results=args.results, out=args.out, workers=args.workers,
                      replications=args.replications, progress=not args.quiet)
     print(f"report: {report}")
-    print(f"charts: {report.parent}/overlay.png, differences.png, map.png (and .svg); numbers: differences.csv")
+    print(f"charts: {report.parent}/overlay.png, differences.png, share-differences.png, map.png (and .svg); "
+          "numbers: differences.csv")
     return 0
 
 
@@ -357,7 +364,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from sim.analysis.calibrate import CalibrationFailed, Options, apply_fitted, calibrate, calibration_note
 
     options = Options(seed=args.seed, replications=args.replications, method=args.method, maxiter=args.maxiter,
-                      max_evaluations=args.max_evaluations)
+                      max_evaluations=args.max_evaluations, prior_weight=args.prior_weight, patterns=args.patterns,
+                      pattern_evaluations=args.pattern_evaluations)
     try:
         result = calibrate(args.targets, args.scenario, args.parameters, options, results=args.results,
                            progress=not args.quiet)
@@ -367,6 +375,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(result.summary())
+    if result.patterns_after:
+        print("patterns: " + ", ".join(f"{r.number} {'holds' if r.passed else 'FAILS'} ({r.margin:+.2f})"
+                                       for r in result.patterns_after))
     print(f"report: {result.folder / 'report.html'} (and report.md, fitted.yaml, targets.csv)")
     if result.status == "interrupted":
         print("interrupted; the report shows the best point so far" + (" (not applied)" if args.apply else ""),

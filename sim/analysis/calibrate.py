@@ -15,6 +15,23 @@ The loss
     target's tolerance, on the replication mean. ``L <= 1`` means the model sits within the
     tolerances on average.
 
+A weak prior
+    The targets are shares in one period; many more parameters than they pin down are marked
+    calibratable, and an unregularised search puts them anywhere that fits (a US alliance
+    share of 1, a demand at its bound). So the objective adds
+    ``prior_weight * mean_i ((u_i - u0_i) / (PRIOR_SPREAD * (high_i - low_i)))**2`` in search
+    coordinates: a penalty for moving a parameter away from its documented value, a quarter of
+    its range costing as much as one target missed by its tolerance (with the default weight).
+    The reported loss is the data loss alone.
+
+The patterns as a filter
+    Pattern-oriented modelling uses the brief's seven patterns to reject parameter sets. After
+    the search, the best point's patterns are checked on full runs of the scenario; if one
+    fails, a local search (Nelder-Mead) minimises the objective plus ``pattern_weight`` times
+    the sum of squared negative pattern margins (:mod:`sim.analysis.patterns`), and the best
+    point seen on which all patterns hold is kept. The report lists each pattern's margin
+    before and after.
+
 The optimiser
     :func:`scipy.optimize.differential_evolution` by default (``polish=False``, seeded, bounded
     by the registry ranges, the current values placed in the first population so the result is
@@ -53,12 +70,14 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from sim.analysis.patterns import PERIOD, PatternResult, check_patterns, covers_period
 from sim.analysis.targets import Target, Targets, load_targets
 from sim.atomic import atomic_write_text
 from sim.errors import InputError, closest
-from sim.experiment.runner import build_model, replication_seeds, spun_up_state
+from sim.experiment.runner import build_model, replication_seeds, run_replication, spun_up_state
 from sim.experiment.store import new_experiment_id
 from sim.experiment.tidy import OUTPUT_CHANNELS, indicator_arrays
+from sim.model.calendar import parse_quarter
 from sim.model.parameters import DATA_FILES, Parameter, ParameterSet, default_parameters, load_files
 from sim.scenario.load import Scenario, load_scenario
 
@@ -79,6 +98,12 @@ RESOLUTION = 1e-5
 WORST = 5
 #: A change is reverted when putting the old value back raises the loss by at most this fraction.
 REVERT_TOLERANCE = 1e-3
+#: The prior's spread as a fraction of a parameter's search range (see "A weak prior").
+PRIOR_SPREAD = 0.25
+DEFAULT_PRIOR_WEIGHT = 1.0
+#: Weight of the squared negative pattern margins, and evaluations of the pattern phase.
+DEFAULT_PATTERN_WEIGHT = 1.0
+DEFAULT_PATTERN_EVALUATIONS = 400
 
 
 class CalibrationFailed(Exception):
@@ -231,11 +256,15 @@ def loss(targets: Iterable[Target], model: Mapping[str, np.ndarray]) -> float:
 class Evaluator:
     """Runs the scenario with candidate values and measures what the targets observe."""
 
-    def __init__(self, scenario: Scenario, targets: Targets, free: Sequence[Free], replications: int) -> None:
+    def __init__(self, scenario: Scenario, targets: Targets, free: Sequence[Free], replications: int,
+                 prior_weight: float = 0.0) -> None:
         self.scenario, self.targets, self.free = scenario, targets, list(free)
         self.seeds = replication_seeds(scenario.seed, replications)
         self.fit_steps = steps_needed(scenario, targets.fit)
         self.calls = 0
+        self.prior_weight = prior_weight
+        self.x0 = np.array([f.encode(f.old) for f in self.free])
+        self.spread = np.array([PRIOR_SPREAD * (f.bounds[1] - f.bounds[0]) or 1.0 for f in self.free])
 
     def overrides(self, x: Sequence[float]) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -259,11 +288,34 @@ class Evaluator:
                 per_run[key].append(value)
         return {key: np.array(rows) for key, rows in per_run.items()}
 
-    def fit_loss(self, x: Sequence[float]) -> float:
-        """The loss of one candidate (search coordinates), on the replication mean."""
+    def data_loss(self, x: Sequence[float]) -> float:
+        """The loss of one candidate (search coordinates) on the fit targets, on the replication mean."""
         self.calls += 1
         shares = self.simulate(self.overrides(x), self.targets.fit, self.fit_steps)
         return loss(self.targets.fit, {k: v.mean(axis=0) for k, v in shares.items()})
+
+    def prior(self, x: Sequence[float]) -> float:
+        """Mean squared distance from the documented values, in units of the prior's spread."""
+        if not len(self.free):
+            return 0.0
+        return float(np.mean(((np.asarray(x, dtype=float) - self.x0) / self.spread) ** 2))
+
+    def fit_loss(self, x: Sequence[float]) -> float:
+        """What the search minimises: the data loss plus the weighted prior."""
+        return self.data_loss(x) + self.prior_weight * self.prior(x)
+
+    def patterns(self, x: Sequence[float]) -> list[PatternResult]:
+        """The brief's seven patterns on full runs of the scenario with the candidate's values."""
+        overrides = self.overrides(x)
+        start = spun_up_state(self.scenario, overrides)
+        tables = [run_replication(self.scenario, r, seed, overrides=overrides, run=r, initial_state=start).table
+                  for r, seed in enumerate(self.seeds)]
+        return check_patterns(pd.concat(tables, ignore_index=True))
+
+
+def pattern_penalty(results: Sequence[PatternResult]) -> float:
+    """Sum of squared negative margins: 0 when every pattern holds clearly enough."""
+    return float(sum(min(0.0, r.margin) ** 2 for r in results))
 
 
 # -- progress ---------------------------------------------------------------------------------------
@@ -315,8 +367,10 @@ class _BudgetSpent(Exception):
 class _Objective:
     """The function handed to scipy: counts evaluations, keeps the best point, reports progress."""
 
-    def __init__(self, evaluator: Evaluator, progress: Progress, budget: int | None) -> None:
+    def __init__(self, evaluator: Evaluator, progress: Progress, budget: int | None,
+                 function: Any = None) -> None:
         self.evaluator, self.progress, self.budget = evaluator, progress, budget
+        self.function = function or evaluator.fit_loss
         self.evaluations = 0
         self.best_x: np.ndarray | None = None
         self.best_loss = math.inf
@@ -324,7 +378,7 @@ class _Objective:
     def __call__(self, x: np.ndarray) -> float:
         if self.budget is not None and self.evaluations >= self.budget:
             raise _BudgetSpent
-        value = self.evaluator.fit_loss(x)
+        value = self.function(x)
         if not math.isfinite(value):
             value = 1e12
         self.evaluations += 1
@@ -345,13 +399,19 @@ class Options:
     maxiter: int | None = None  # generations (differential evolution) or iterations (local methods)
     max_evaluations: int | None = None
     popsize: int = DEFAULT_POPSIZE
+    prior_weight: float = DEFAULT_PRIOR_WEIGHT
+    patterns: bool = True  # keep the brief's patterns as a filter (see "The patterns as a filter")
+    pattern_weight: float = DEFAULT_PATTERN_WEIGHT
+    pattern_evaluations: int = DEFAULT_PATTERN_EVALUATIONS
 
     def check(self) -> None:
         if self.method not in METHODS:
             raise InputError(f"expected one of {', '.join(METHODS)}, found {self.method!r}", key="--method",
                              suggestion=closest(self.method, METHODS))
         for key, value, low in (("--replications", self.replications, 1), ("--maxiter", self.maxiter, 0),
-                                ("--max-evaluations", self.max_evaluations, 1), ("--popsize", self.popsize, 1)):
+                                ("--max-evaluations", self.max_evaluations, 1), ("--popsize", self.popsize, 1),
+                                ("--prior-weight", self.prior_weight, 0), ("--pattern-evaluations",
+                                                                           self.pattern_evaluations, 0)):
             if value is not None and value < low:
                 raise InputError(f"expected at least {low}, found {value}", key=key)
         if self.maxiter is not None and self.max_evaluations is not None:
@@ -394,6 +454,14 @@ class Calibration:
     folder: Path | None = None
     created: str = ""
     reverted: list[str] = field(default_factory=list)  # changes put back: the fit targets do not inform them
+    patterns_before: list[PatternResult] = field(default_factory=list)
+    patterns_after: list[PatternResult] = field(default_factory=list)
+    prior_after: float = 0.0
+
+    @property
+    def patterns_hold(self) -> bool | None:
+        """True if all patterns hold with the fitted values; None if they were not checked."""
+        return all(r.passed for r in self.patterns_after) if self.patterns_after else None
 
     @property
     def changed(self) -> list[Free]:
@@ -458,10 +526,15 @@ def calibrate(targets: str | Path, scenario: str | Path | Scenario = DEFAULT_SCE
     free = select_parameters(scenario.parameters, patterns)
     warnings += _overridden(scenario, free)
 
-    evaluator = Evaluator(scenario, checked, free, options.replications)
-    x0 = np.array([f.encode(f.old) for f in free])
+    if options.patterns and not covers_period(scenario.start, parse_quarter(scenario.end_label)):
+        options = replace(options, patterns=False)
+        warnings.append(f"the brief's patterns were not checked: they need the period {PERIOD[0]}-{PERIOD[1]}, "
+                        f"the scenario runs {scenario.start_label}-{scenario.end_label}")
+    evaluator = Evaluator(scenario, checked, free, options.replications, options.prior_weight)
+    x0 = evaluator.x0
     with _model_errors("before the search"):
         before = evaluator.simulate({}, checked.targets)
+        patterns_before = evaluator.patterns(x0) if options.patterns else []
     clock = time.perf_counter()
     bar = Progress(options.planned(len(free)), progress)
     objective = _Objective(evaluator, bar, options.max_evaluations)
@@ -483,6 +556,10 @@ def calibrate(targets: str | Path, scenario: str | Path | Scenario = DEFAULT_SCE
             best, reverted, interrupted = _revert_uninformed(evaluator, free, best, objective.best_loss, x0)
             if interrupted:
                 status, message = "interrupted", "stopped by Ctrl-C while reverting uninformed parameters"
+        patterns_after: list[PatternResult] = []
+        if options.patterns and status != "interrupted":
+            best, patterns_after, note = _keep_patterns(evaluator, best, options, progress)
+            message = f"{message}; {note}" if message else note
     seconds = time.perf_counter() - clock
     fitted = evaluator.overrides(best)
     with _model_errors("with the fitted values"):
@@ -495,9 +572,50 @@ def calibrate(targets: str | Path, scenario: str | Path | Scenario = DEFAULT_SCE
         loss_after=_table_loss(fit_rows, "after"), table=table, options=options,
         evaluations=evaluator.calls, seconds=seconds, message=message, warnings=warnings,
         created=datetime.now(UTC).isoformat(timespec="seconds"), reverted=reverted,
+        patterns_before=patterns_before, patterns_after=patterns_after, prior_after=evaluator.prior(best),
     )
     calibration.folder = write_results(calibration, Path(results) / "calibration")
     return calibration
+
+
+def _keep_patterns(evaluator: Evaluator, best: np.ndarray, options: Options,
+                   progress: bool) -> tuple[np.ndarray, list[PatternResult], str]:
+    """The patterns as a filter: if one fails at ``best``, search locally for a point where all hold.
+
+    Minimises the search objective plus ``pattern_weight`` times :func:`pattern_penalty` with
+    Powell's method from ``best``, for at most ``pattern_evaluations`` evaluations, and keeps
+    the lowest-objective point on which every pattern holds (``best`` itself if none is found,
+    said in the returned note).
+    """
+    from scipy import optimize
+
+    results = evaluator.patterns(best)
+    if all(r.passed for r in results):
+        return best, results, "all patterns hold at the best fit"
+    kept: dict[str, Any] = {"x": None, "value": math.inf, "results": results}
+
+    def constrained(x: np.ndarray) -> float:
+        checked = evaluator.patterns(x)
+        value = evaluator.fit_loss(x)
+        if all(r.passed for r in checked) and value < kept["value"]:
+            kept.update(x=np.array(x, dtype=float), value=value, results=checked)
+        return value + options.pattern_weight * pattern_penalty(checked)
+
+    bar = Progress(options.pattern_evaluations, progress)
+    objective = _Objective(evaluator, bar, options.pattern_evaluations, constrained)
+    try:
+        optimize.minimize(objective, best, method="Powell", bounds=[f.bounds for f in evaluator.free],
+                          options={"maxfev": options.pattern_evaluations})
+    except (_BudgetSpent, KeyboardInterrupt):
+        pass
+    finally:
+        bar.close()
+    failing = [str(r.number) for r in results if not r.passed]
+    if kept["x"] is None:
+        return best, results, (f"pattern(s) {', '.join(failing)} fail at the best fit and no nearby point "
+                               f"within {options.pattern_evaluations} evaluations keeps them all")
+    return kept["x"], kept["results"], (f"pattern(s) {', '.join(failing)} failed at the best fit; kept the "
+                                        "best nearby point on which all seven hold")
 
 
 @contextmanager
@@ -553,7 +671,7 @@ def _search(objective: _Objective, x0: np.ndarray, free: Sequence[Free], options
                 else share // options.population(n) + 1
         found = optimize.differential_evolution(
             objective, bounds, rng=options.seed, maxiter=maxiter, popsize=options.popsize, polish=False,
-            x0=np.clip(x0, [b[0] for b in bounds], [b[1] for b in bounds]), init="latinhypercube",
+            init=_initial_population(x0, bounds, options, objective.evaluator.spread),
         )
         if options.method == "differential_evolution":
             return found
@@ -568,6 +686,30 @@ def _search(objective: _Objective, x0: np.ndarray, free: Sequence[Free], options
         opts["maxiter"] = options.maxiter
     return optimize.minimize(objective, x0, method="Powell" if options.method == "powell" else "Nelder-Mead",
                              bounds=bounds, options=opts)
+
+
+def _initial_population(x0: np.ndarray, bounds: Sequence[tuple[float, float]], options: Options,
+                        spread: np.ndarray) -> np.ndarray | str:
+    """Differential evolution's first population: the documented values and draws around them.
+
+    With a prior, the search is a maximum a posteriori estimate: candidates spread over whole
+    ranges would nearly all pay a large prior penalty, so the population starts as the prior
+    itself (normal draws with the prior's spread, clipped to the ranges, seeded). Without a
+    prior, a Latin hypercube over the ranges, with the documented values as one member.
+    """
+    low, high = np.array([b[0] for b in bounds]), np.array([b[1] for b in bounds])
+    start = np.clip(x0, low, high)
+    size = options.population(len(x0))
+    rng = np.random.default_rng(options.seed)
+    if options.prior_weight > 0:
+        draws = rng.normal(start, spread, size=(size, len(x0)))
+    else:
+        from scipy.stats import qmc
+
+        draws = low + qmc.LatinHypercube(d=len(x0), rng=rng).random(size) * (high - low)
+    population = np.clip(draws, low, high)
+    population[0] = start
+    return population
 
 
 def _overridden(scenario: Scenario, free: Sequence[Free]) -> list[str]:

@@ -61,6 +61,26 @@ def misfit(cal: Calibration, use: str, which: str) -> float:
     return float((sub["weight"] * sub[f"scaled_error_{which}"] ** 2).sum() / sub["weight"].sum())
 
 
+def pattern_table(cal: Calibration) -> pd.DataFrame:
+    """The brief's patterns with the values before and after: verdict and margin (>= 0 holds)."""
+    before = {r.number: r for r in cal.patterns_before}
+    rows = []
+    for r in cal.patterns_after or cal.patterns_before:
+        b = before.get(r.number)
+        rows.append({"pattern": f"{r.number}. {r.title}",
+                     "before": ("holds" if b.passed else "fails") if b else "",
+                     "margin before": round(b.margin, 2) if b else float("nan"),
+                     "after": ("holds" if r.passed else "fails") if cal.patterns_after else "",
+                     "margin after": round(r.margin, 2) if cal.patterns_after else float("nan")})
+    return pd.DataFrame(rows)
+
+
+PATTERNS_TEXT = ("The brief's seven patterns (docs/odd.md section 1) are a filter, not a target: after the search "
+                 "they are checked on full runs of the scenario, and if one fails a local search looks for the "
+                 "nearest well-fitting point on which all hold. A margin is the pattern's smallest scaled slack: "
+                 "0 or more means it holds, negative how clearly it fails.")
+
+
 def source_table(cal: Calibration) -> pd.DataFrame:
     return pd.DataFrame([{"id": t.id, "use": t.use, "what": t.description or t.label, "source": t.citation,
                           "note": t.note or ""} for t in cal.targets])
@@ -161,7 +181,9 @@ replications per evaluation (the scenario's replication seeds). Optimiser: {e(ca
 {e(STATUS.get(cal.status, cal.status))}. {e(cal.message)}</p>
 <h2>Loss</h2>
 <p>Weighted mean over the fit targets and their powers of ((model - target) / tolerance)<sup>2</sup>, on the mean of
-the replications: 1 means the model is off by one tolerance on average.</p>
+the replications: 1 means the model is off by one tolerance on average. The search also paid a weak prior for
+moving parameters away from their documented values (weight {cal.options.prior_weight:g}; after the fit, the mean
+squared move is {cal.prior_after:.3g} prior spreads of a quarter of the range); the loss above is the data alone.</p>
 {_table(loss)}
 <h2>Parameters</h2>
 <p>{len(cal.changed)} of {len(cal.free)} calibrated parameters changed. Bounds are the registry ranges. After the
@@ -175,6 +197,9 @@ inform such a parameter, so its move was noise ({len(cal.reverted)} kept at the 
 <p>Mean over the target's powers of (error / tolerance)<sup>2</sup> with the fitted values.</p>
 {_table(worst)}
 {validation}
+<h2>The brief's patterns</h2>
+<p>{e(PATTERNS_TEXT)}</p>
+{_table(pattern_table(cal)) if cal.patterns_before else "<p><em>not checked (--no-patterns)</em></p>"}
 <h2>Warnings</h2>
 {f"<ul>{warnings}</ul>" if warnings else "<p><em>none</em></p>"}
 <h2>Sources of the targets</h2>
@@ -227,6 +252,10 @@ def markdown_report(cal: Calibration) -> str:
         parts.append("## Validation targets (never fitted)\n")
         parts.append("Compared with the model before and after; not used in the fit.\n")
         parts.append(_md_table(target_rows(cal, "validation")))
+    if cal.patterns_before:
+        parts.append("## The brief's patterns\n")
+        parts.append(PATTERNS_TEXT + "\n")
+        parts.append(_md_table(pattern_table(cal)))
     if cal.warnings:
         parts.append("## Warnings\n")
         parts.append("".join(f"- {w}\n" for w in cal.warnings))

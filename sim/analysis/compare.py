@@ -112,9 +112,14 @@ def _fingerprint(scenario: Scenario, replications: int) -> str:
 
 
 # -- numbers -----------------------------------------------------------------------------------
-def _by_replication(table: pd.DataFrame, quarter: str) -> pd.DataFrame:
+#: What a difference can be taken of: the absolute composite influence ("who gains at all") or the
+#: composite share among the powers ("who gains relatively").
+MEASURES = {"influence": "composite influence", "share": "composite share"}
+
+
+def _by_replication(table: pd.DataFrame, quarter: str, value: str = "influence") -> pd.DataFrame:
     sub = table[table["quarter"].astype(str) == quarter]
-    return sub.pivot_table(index=["power", "state"], columns="replication", values="influence", observed=True)
+    return sub.pivot_table(index=["power", "state"], columns="replication", values=value, observed=True)
 
 
 def _seeds(table: pd.DataFrame) -> dict[int, int]:
@@ -151,9 +156,13 @@ def welch_ci(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> tuple[float, 
     return diff, diff - half, diff + half
 
 
-def end_differences(first: pd.DataFrame, other: pd.DataFrame, quarter: str, name: str) -> pd.DataFrame:
-    """Composite influence of ``other`` minus ``first`` at ``quarter`` per power and state, with 95% CI."""
-    a, b = _by_replication(first, quarter), _by_replication(other, quarter)
+def end_differences(first: pd.DataFrame, other: pd.DataFrame, quarter: str, name: str,
+                    value: str = "influence") -> pd.DataFrame:
+    """``other`` minus ``first`` at ``quarter`` per power and state, with 95% CI.
+
+    ``value`` is ``influence`` (absolute composite influence) or ``share`` (composite share).
+    """
+    a, b = _by_replication(first, quarter, value), _by_replication(other, quarter, value)
     is_paired = paired(first, other)
     rows = []
     for key in a.index.intersection(b.index):
@@ -162,17 +171,61 @@ def end_differences(first: pd.DataFrame, other: pd.DataFrame, quarter: str, name
             diff, low, high = mean_ci(y - x)
         else:
             diff, low, high = welch_ci(x, y)
-        rows.append({"scenario": name, "power": key[0], "state": key[1], "first": float(x.mean()),
+        rows.append({"scenario": name, "measure": value, "power": key[0], "state": key[1], "first": float(x.mean()),
                      "this": float(y.mean()), "difference": diff, "ci_low": low, "ci_high": high,
                      "paired": is_paired, "replications": len(y)})
     return pd.DataFrame(rows)
 
 
-def difference_series(first: pd.DataFrame, other: pd.DataFrame, state: str = "region") -> pd.DataFrame:
-    """Per quarter and power: mean difference in composite influence and a 90% band."""
+@dataclass
+class HeadlineCheck:
+    """A scenario's expected headline effect (``headline:``) against what the comparison measured."""
+
+    scenario: str
+    power: str
+    state: str
+    measure: str
+    direction: str
+    at_least: float
+    difference: float
+    ci_low: float
+    ci_high: float
+
+    @property
+    def holds(self) -> bool:
+        """In the expected direction, at least ``at_least`` in size, and a 95% CI that excludes zero."""
+        sign = 1.0 if self.direction == "up" else -1.0
+        return bool(sign * self.difference >= self.at_least and sign * self.ci_low > 0 and sign * self.ci_high > 0)
+
+    def sentence(self, style: ChartStyle | None = None) -> str:
+        name = (lambda x: style.name(x)) if style else (lambda x: x)
+        where = "the region" if self.state == "region" else name(self.state)
+        verdict = "as the teaching text expects" if self.holds else "NOT as the teaching text expects"
+        return (f"{name(self.power)}'s {MEASURES[self.measure]} in {where} should go {self.direction} by at least "
+                f"{self.at_least:g}: measured {self.difference:+.3f} (95% CI {self.ci_low:+.3f} to "
+                f"{self.ci_high:+.3f}), {verdict}.")
+
+
+def headline_check(diffs: pd.DataFrame, scenario: Scenario, name: str) -> HeadlineCheck | None:
+    """The scenario's headline effect in an :func:`end_differences` table (None without a headline)."""
+    h = scenario.headline
+    if h is None:
+        return None
+    rows = diffs[(diffs["scenario"] == name) & (diffs["measure"] == h.measure) & (diffs["power"] == h.power)
+                 & (diffs["state"] == h.state)]
+    if rows.empty:
+        return None
+    row = rows.iloc[0]
+    return HeadlineCheck(name, h.power, h.state, h.measure, h.direction, h.at_least, float(row["difference"]),
+                         float(row["ci_low"]), float(row["ci_high"]))
+
+
+def difference_series(first: pd.DataFrame, other: pd.DataFrame, state: str = "region",
+                      value: str = "influence") -> pd.DataFrame:
+    """Per quarter and power: mean difference in composite influence (or share) and a 90% band."""
     def wide(t: pd.DataFrame) -> pd.DataFrame:
         sub = t[t["state"] == state]
-        return sub.pivot_table(index=["quarter", "power"], columns="replication", values="influence", observed=True)
+        return sub.pivot_table(index=["quarter", "power"], columns="replication", values=value, observed=True)
 
     a, b = wide(first), wide(other)
     common = a.index.intersection(b.index)
@@ -226,13 +279,14 @@ def overlay_chart(compared: list[Compared], style: ChartStyle, path: Path | None
     return fig
 
 
-def difference_chart(compared: list[Compared], style: ChartStyle, path: Path | None = None) -> plt.Figure:
-    """Regional composite influence minus the first scenario's, per power, with 90% bands."""
+def difference_chart(compared: list[Compared], style: ChartStyle, path: Path | None = None,
+                     value: str = "influence") -> plt.Figure:
+    """Regional composite influence (or share) minus the first scenario's, per power, with 90% bands."""
     powers = list(dict.fromkeys(p for c in compared for p in _labels(c.table["power"])))
     fig, axes = plt.subplots(1, len(powers), figsize=(3.6 * len(powers), 3.4), sharey=True, squeeze=False)
     for ax, power in zip(axes[0], powers):
         for k, c in enumerate(compared[1:], start=1):
-            series = difference_series(compared[0].table, c.table)
+            series = difference_series(compared[0].table, c.table, value=value)
             line = series[series["power"] == power]
             color = ("#0072B2", "#D55E00", "#009E73", "#CC79A7")[(k - 1) % 4]
             ax.plot(line["year"], line["mean"], color=color, ls=LINESTYLES[k % len(LINESTYLES)],
@@ -243,7 +297,7 @@ def difference_chart(compared: list[Compared], style: ChartStyle, path: Path | N
         ax.set_xlabel("year")
         ax.grid(alpha=0.3)
         _mark_events(ax, style.events)
-    axes[0, 0].set_ylabel(f"difference from {compared[0].name}\n(regional composite influence)")
+    axes[0, 0].set_ylabel(f"difference from {compared[0].name}\n(regional {MEASURES[value]})")
     axes[0, 0].legend(fontsize=7, frameon=False)
     fig.suptitle(f"Difference against {compared[0].scenario.title or compared[0].name} (mean and 90% band)",
                  fontsize=11, y=1.03)
@@ -308,13 +362,14 @@ def compare(inputs: list[str | Path], results: str | Path = "results", out: Path
                       + f" | sim {__version__}")
     overlay = overlay_chart(compared, style, folder / "overlay.png")
     difference = difference_chart(compared, style, folder / "differences.png")
+    share_difference = difference_chart(compared, style, folder / "share-differences.png", value="share")
     atlas = small_multiples_map({c.name: c.table for c in compared}, style, quarter, folder / "map.png",
                                 titles={c.name: c.scenario.title or c.name for c in compared})
-    diffs = pd.concat([end_differences(first.table, c.table, quarter, c.name) for c in compared[1:]],
-                      ignore_index=True)
+    diffs = pd.concat([end_differences(first.table, c.table, quarter, c.name, value)
+                       for value in MEASURES for c in compared[1:]], ignore_index=True)
     diffs.to_csv(folder / "differences.csv", index=False)
     report = folder / "report.html"
-    figures = {"overlay": overlay, "differences": difference, "map": atlas}
+    figures = {"overlay": overlay, "differences": difference, "share-differences": share_difference, "map": atlas}
     report.write_text(_html(compared, quarter, diffs, figures, parameter_differences(compared),
                             event_differences(compared)), encoding="utf-8")
     for fig in figures.values():
@@ -347,7 +402,7 @@ def _table(frame: pd.DataFrame) -> str:
 
 def _display(diffs: pd.DataFrame, reference: str) -> pd.DataFrame:
     """The differences table with readable column names for the report."""
-    return diffs.drop(columns=["paired"]).rename(columns={
+    return diffs.drop(columns=["paired", "measure"]).rename(columns={
         "first": f"{reference} (reference)", "this": "this scenario", "difference": "difference",
         "ci_low": "95% CI low", "ci_high": "95% CI high"})
 
@@ -360,9 +415,13 @@ def _html(compared: list[Compared], quarter: str, diffs: pd.DataFrame, figures: 
         f"{markdown(c.scenario.description or '')}<p class='meta'>experiment {html.escape(c.folder.name)}, "
         f"{c.table['replication'].nunique()} replications, {c.scenario.start_label}-{c.scenario.end_label}, "
         f"seed {c.scenario.seed}</p></section>" for c in compared)
-    region = diffs[diffs["state"] == "region"]
+    absolute, relative = (diffs[diffs["measure"] == m] for m in MEASURES)
+    region, region_share = absolute[absolute["state"] == "region"], relative[relative["state"] == "region"]
     ci_note = ("paired by replication (same seeds)" if diffs["paired"].all()
                else "independent samples (Welch)" if not diffs["paired"].any() else "paired where seeds match")
+    checks = [headline_check(diffs, c.scenario, c.name) for c in compared[1:]]
+    headlines = "".join(f"<p class='{'ok' if h.holds else 'warn'}'><strong>{html.escape(h.scenario)}:</strong> "
+                        f"{html.escape(h.sentence())}</p>" for h in checks if h is not None)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Comparison: {names}</title>
 <style>
@@ -371,25 +430,39 @@ h1 {{ font-size: 1.6em; }} .card {{ border: 1px solid #ddd; border-radius: 6px; 
 .meta {{ color: #666; font-size: 0.85em; }} img {{ max-width: 100%; }}
 table.data {{ border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }}
 table.data th, table.data td {{ border-bottom: 1px solid #eee; padding: 3px 8px; text-align: left; }}
+.ok {{ background: #e8f5e9; border: 1px solid #9ccc9c; border-radius: 6px; padding: 0.5em 1em; }}
+.warn {{ background: #fff3cd; border: 1px solid #e0c060; border-radius: 6px; padding: 0.5em 1em; }}
 </style></head><body>
 <h1>Comparison: {names}</h1>
 <p class="meta">Made by <code>sim compare</code> on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from stored results.
 Differences are against <strong>{html.escape(compared[0].name)}</strong>.</p>
 <h2>The scenarios</h2>
 {cards}
+{"<h2>The headline effect</h2>" + headlines if headlines else ""}
 <h2>Composite influence over time</h2>
 <img alt="scenarios overlaid" src="data:image/png;base64,{_png(figures['overlay'])}">
-<h2>Differences against {html.escape(compared[0].name)}</h2>
-<img alt="differences" src="data:image/png;base64,{_png(figures['differences'])}">
+<h2>Differences against {html.escape(compared[0].name)}: who gains at all</h2>
+<p>Absolute composite influence. When one power recedes, others can gain in absolute terms (they win the
+room it leaves in each state's demand); a power's share can rise without any absolute gain.</p>
+<img alt="differences in composite influence" src="data:image/png;base64,{_png(figures['differences'])}">
+<h2>Differences against {html.escape(compared[0].name)}: who gains relatively</h2>
+<p>Composite shares among the powers (they sum to 1 in each state): a gain here is a gain against the others.</p>
+<img alt="differences in composite shares" src="data:image/png;base64,{_png(figures['share-differences'])}">
 <h2>Who dominates each state at the end ({quarter})</h2>
 <p>Each state in the colour of the power with the largest mean composite influence; the bars show every
 power's share.</p>
 <img alt="map of the dominant power per state, one per scenario" src="data:image/png;base64,{_png(figures['map'])}">
 <h2>End of period ({quarter}): the region</h2>
-<p>Composite influence; difference with its 95% confidence interval across replications ({ci_note}).</p>
+<p>Differences with their 95% confidence intervals across replications ({ci_note}).</p>
+<h3>Composite influence (who gains at all)</h3>
 {_table(_display(region, compared[0].name).drop(columns=["state"]))}
+<h3>Composite share (who gains relatively)</h3>
+{_table(_display(region_share, compared[0].name).drop(columns=["state"]))}
 <h2>End of period ({quarter}): every state</h2>
-{_table(_display(diffs[diffs["state"] != "region"], compared[0].name))}
+<h3>Composite influence (who gains at all)</h3>
+{_table(_display(absolute[absolute["state"] != "region"], compared[0].name))}
+<h3>Composite share (who gains relatively)</h3>
+{_table(_display(relative[relative["state"] != "region"], compared[0].name))}
 <h2>Parameters that differ</h2>
 {_table(params)}
 <h2>Events that differ</h2>

@@ -3,7 +3,12 @@
 Each pattern is a function of the tidy results table of many replications. It measures a
 quantity per replication, summarises it (mean, standard deviation, share of replications
 that show the pattern) and decides whether the pattern holds: the mean must show it and at
-least ``MIN_SHARE`` of the replications must show it too. The tests in
+least ``MIN_SHARE`` of the replications must show it too.
+
+Each condition on the mean is stated once, as a *slack*: a number in natural units divided by
+a scale that says what a clear miss is, non-negative when the condition holds. The pattern's
+``margin`` is the smallest slack (or the replication share's own slack), so calibration can
+steer towards the patterns (``sim calibrate``), and a report can say how close each one is. The tests in
 ``tests/test_patterns.py`` and ``sim patterns`` call these same functions; docs/odd.md says
 which parameters drive each one.
 """
@@ -11,7 +16,7 @@ which parameters drive each one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -20,6 +25,8 @@ from sim.model.calendar import parse_quarter
 
 #: Share of replications that must show a pattern, besides the mean.
 MIN_SHARE = 0.8
+#: The quarters the patterns read: a table must cover them (the baseline's period).
+PERIOD = ("2019Q1", "2030Q4")
 CSTO_STATES = ("KZ", "KG", "TJ")
 FIVE = ("KZ", "KG", "TJ", "TM", "UZ")
 
@@ -32,6 +39,9 @@ class PatternResult:
     share_of_replications: float
     measured: dict[str, float]
     detail: str
+    #: How clearly it holds (>= 0) or fails (< 0): the smallest scaled slack of its conditions.
+    margin: float = 0.0
+    slacks: dict[str, float] = field(default_factory=dict)
 
 
 def _series(table: pd.DataFrame, channel: str, power: str, state: str, value: str = "influence") -> pd.DataFrame:
@@ -47,10 +57,15 @@ def _between(frame: pd.DataFrame, first: str, last: str) -> pd.DataFrame:
     return frame[(q >= parse_quarter(first)) & (q <= parse_quarter(last))]
 
 
-def _result(number: int, title: str, per_rep: pd.Series, mean_ok: bool, measured: dict[str, float],
+def _result(number: int, title: str, per_rep: pd.Series, slacks: dict[str, float], measured: dict[str, float],
             detail: str) -> PatternResult:
+    """The verdict: every slack on the mean non-negative, and enough replications showing the pattern."""
     share = float(per_rep.mean()) if len(per_rep) else 0.0
-    return PatternResult(number, title, bool(mean_ok and share >= MIN_SHARE), share, measured, detail)
+    slacks = {name: float(value) for name, value in slacks.items()}
+    mean_ok = all(value >= 0 for value in slacks.values())
+    margin = min([*slacks.values(), (share - MIN_SHARE) / (1 - MIN_SHARE)])
+    return PatternResult(number, title, bool(mean_ok and share >= MIN_SHARE), share, measured, detail, margin,
+                         slacks)
 
 
 def _leader_margin(table: pd.DataFrame, channel: str, leader: str, state: str, first: str, last: str) -> pd.DataFrame:
@@ -66,14 +81,15 @@ def russia_leads_security_in_csto(table: pd.DataFrame) -> PatternResult:
     margins = {s: _leader_margin(table, "security", "russia", s, "2019Q1", "2023Q4") for s in CSTO_STATES}
     per_rep = pd.concat([(m > 0).all(axis=0) for m in margins.values()], axis=1).all(axis=1)
     worst = min(float(m.mean(axis=1).min()) for m in margins.values())
-    return _result(1, "Russia leads security in the CSTO states through 2023", per_rep, worst > 0,
+    return _result(1, "Russia leads security in the CSTO states through 2023", per_rep,
+                   {"lead": worst / 0.02},
                    {"smallest mean lead": worst}, "Russia's security stock minus the best rival's, KZ/KG/TJ, 2019-2023")
 
 
 def china_leads_aid(table: pd.DataFrame) -> PatternResult:
     """2. China leads the economic channel in most of the five by 2023."""
     counts = sum((_leader_margin(table, "aid", "china", s, "2023Q4", "2023Q4").iloc[0] > 0).astype(int) for s in FIVE)
-    return _result(2, "China leads aid in most of the five by 2023", counts >= 3, counts.mean() >= 3,
+    return _result(2, "China leads aid in most of the five by 2023", counts >= 3, {"states led": counts.mean() - 3},
                    {"mean states led": float(counts.mean()), "sd": float(counts.std())},
                    "number of the five states where China's aid stock is the largest in 2023Q4")
 
@@ -87,9 +103,12 @@ def china_security_fastest_in_tajikistan(table: pd.DataFrame) -> PatternResult:
     ratio_start = china["TJ"].loc["2019Q1"] / russia.loc["2019Q1"]
     ratio_end = china["TJ"].loc["2023Q4"] / russia.loc["2023Q4"]
     approaches = (ratio_end > ratio_start) & (ratio_end >= 0.6)
-    mean_ok = bool(growth.mean().idxmax() == "TJ" and ratio_end.mean() > ratio_start.mean() and ratio_end.mean() >= 0.6)
+    mean_growth = growth.mean()
+    slacks = {"fastest in TJ": (mean_growth["TJ"] - mean_growth.drop("TJ").max()) / 0.01,
+              "ratio rises": (ratio_end.mean() - ratio_start.mean()) / 0.05,
+              "ratio reaches 0.6": (ratio_end.mean() - 0.6) / 0.05}
     return _result(3, "China's security influence grows fastest in Tajikistan and nears Russia's",
-                   fastest & approaches, mean_ok,
+                   fastest & approaches, slacks,
                    {"TJ growth 2019-2023": float(growth["TJ"].mean()),
                     "China/Russia ratio TJ 2019Q1": float(ratio_start.mean()),
                     "2023Q4": float(ratio_end.mean()), "sd": float(ratio_end.std())},
@@ -106,7 +125,7 @@ def russia_kazakhstan_jump_then_decline(table: pd.DataFrame) -> PatternResult:
     decline = comp.loc["2025Q4"] - comp.loc["2022Q1"]
     per_rep = (jump > 2 * before) & (decline < 0)
     return _result(4, "Russia's security in Kazakhstan jumps in 2022Q1, then its composite declines", per_rep,
-                   bool(jump.mean() > 2 * before.mean() and decline.mean() < 0),
+                   {"jump": (jump.mean() - 2 * before.mean()) / 0.005, "decline": -decline.mean() / 0.005},
                    {"jump 2022Q1": float(jump.mean()), "largest earlier quarterly change": float(before.mean()),
                     "composite change 2022Q1-2025Q4": float(decline.mean())},
                    "jump > 2x the largest quarterly change of 2019-2021; composite lower in 2025Q4 than 2022Q1")
@@ -122,7 +141,8 @@ def us_low_eu_rises(table: pd.DataFrame) -> PatternResult:
     below_china = (eu_aid < china_aid).all(axis=0)
     per_rep = us_low & (eu_rise > 0) & below_china
     return _result(5, "US stays low after 2021; the EU rises after 2023 without overtaking China", per_rep,
-                   bool(us_share.mean(axis=1).max() < 0.15 and eu_rise.mean() > 0 and below_china.mean() == 1),
+                   {"US low": (0.15 - us_share.mean(axis=1).max()) / 0.02, "EU rises": eu_rise.mean() / 0.002,
+                    "EU below China": (below_china.mean() - 1) / 0.1},
                    {"largest US regional share after 2021": float(us_share.max(axis=0).mean()),
                     "EU composite change 2023Q1-2026Q4": float(eu_rise.mean())},
                    "US regional composite share < 0.15 from 2022; EU composite up from 2023Q1 to 2026Q4; "
@@ -136,7 +156,7 @@ def no_pure_client(table: pd.DataFrame) -> PatternResult:
     top = sub.groupby("replication", observed=True)["share"].max()
     per_rep = (hhi < 0.5) & (top < 0.7)
     return _result(6, "No state becomes a pure client (HHI < 0.5, no power above 70%)", per_rep,
-                   bool(hhi.mean() < 0.5 and top.mean() < 0.7),
+                   {"HHI": (0.5 - hhi.mean()) / 0.02, "largest share": (0.7 - top.mean()) / 0.02},
                    {"highest HHI": float(hhi.mean()), "highest share": float(top.mean())},
                    "largest composite HHI and largest single-power share over all states and quarters")
 
@@ -148,8 +168,9 @@ def turkmenistan_fewest_security(table: pd.DataFrame) -> PatternResult:
     total.columns = total.columns.astype(str)
     lowest = total.idxmin(axis=1) == "TM"
     per_rep = lowest.groupby(level="replication").all()
+    mean_total = total.groupby(level="quarter", observed=True).mean()
     return _result(7, "Turkmenistan takes up the fewest security offers", per_rep,
-                   bool(total.groupby(level="quarter").mean().idxmin(axis=1).eq("TM").all()),
+                   {"TM lowest": (mean_total.drop(columns="TM").min(axis=1) - mean_total["TM"]).min() / 0.01},
                    {"TM security total (mean)": float(total["TM"].mean()),
                     "next lowest (mean)": float(total.drop(columns="TM").mean().min())},
                    "sum over powers of security stocks is lowest in TM in every quarter")
@@ -159,6 +180,11 @@ PATTERNS: tuple[Callable[[pd.DataFrame], PatternResult], ...] = (
     russia_leads_security_in_csto, china_leads_aid, china_security_fastest_in_tajikistan,
     russia_kazakhstan_jump_then_decline, us_low_eu_rises, no_pure_client, turkmenistan_fewest_security,
 )
+
+
+def covers_period(start: int, end: int) -> bool:
+    """Whether a run from quarter index ``start`` to ``end`` (inclusive) covers :data:`PERIOD`."""
+    return start <= parse_quarter(PERIOD[0]) and end >= parse_quarter(PERIOD[1])
 
 
 def check_patterns(table: pd.DataFrame) -> list[PatternResult]:
@@ -171,6 +197,6 @@ def format_results(results: list[PatternResult]) -> str:
     for r in results:
         figures = ", ".join(f"{k} {v:.3g}" for k, v in r.measured.items())
         lines.append(f"{'PASS' if r.passed else 'FAIL'} {r.number}. {r.title} "
-                     f"({r.share_of_replications:.0%} of replications; {figures})")
+                     f"({r.share_of_replications:.0%} of replications; margin {r.margin:+.2f}; {figures})")
     return "\n".join(lines)
 

@@ -83,6 +83,7 @@ class Scenario:
     events: list[Event]
     design: list[DesignPoint] = field(default_factory=lambda: [DesignPoint(0, "default")])
     outputs: schema.Outputs = field(default_factory=schema.Outputs)
+    headline: schema.Headline | None = None  # the file's own, not inherited
     path: Path | None = None
     sources: list[ScenarioSource] = field(default_factory=list)  # parent first
     warnings: list[str] = field(default_factory=list)  # legal but probably unintended
@@ -110,6 +111,7 @@ class Scenario:
             "design": [{"index": d.index, "label": d.label, "variant": d.variant, "values": d.values}
                        for d in self.design],
             "outputs": self.outputs.model_dump(),
+            "headline": self.headline.model_dump() if self.headline else None,
             "extends_chain": [str(s.path) for s in self.sources],
         }
 
@@ -294,13 +296,26 @@ def build_scenario(chain: list[ScenarioSource]) -> Scenario:
     design = expand_design(design_spec, params, seed, design_src.locate)
 
     warnings = _events_outside_period(events, start, start + steps * step_quarters)
+    _check_headline(own, params)
     title, _ = _last(chain, "title")
     description, _ = _last(chain, "description")
     return Scenario(
         name=own.spec.name, title=title or own.spec.name, description=description or "", start=start, steps=steps,
         seed=seed, replications=replications, parameters=params, events=events, design=design, outputs=outputs,
-        path=own.path, sources=chain, warnings=warnings,
+        headline=own.spec.headline, path=own.path, sources=chain, warnings=warnings,
     )
+
+
+def _check_headline(own: ScenarioSource, params: ParameterSet) -> None:
+    """The headline names a power and a state (or the region) that the scenario has."""
+    headline = own.spec.headline
+    if headline is None:
+        return
+    for key, value, known in (("power", headline.power, params.children("powers")),
+                              ("state", headline.state, [*params.children("states"), "region"])):
+        if value not in known:
+            raise InputError(f"unknown {key} (known: {', '.join(known)})", file=own.path, key=f"headline.{key}",
+                             line=own.line(f"headline.{key}"), suggestion=closest(value, known))
 
 
 def _scenario_parameters(chain: list[ScenarioSource]) -> ParameterSet:

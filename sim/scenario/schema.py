@@ -196,6 +196,21 @@ class Outputs(Strict):
         return self
 
 
+class Headline(Strict):
+    """The effect the scenario's teaching text leads students to expect, against the baseline.
+
+    ``sim compare`` shows whether it is there; the library tests check it for every library
+    scenario (an end-of-period effect of at least ``at_least`` whose 95% CI excludes zero).
+    It belongs to the file that states it and is not inherited through ``extends``.
+    """
+
+    power: str = Field(description="the power whose composite share (or influence) moves")
+    state: str = Field(description="a state id, or `region`")
+    direction: Literal["up", "down"]
+    measure: Literal["share", "influence"] = Field("share", description="composite share or absolute influence")
+    at_least: float = Field(0.03, gt=0, le=1, description="smallest end-of-period effect the text implies")
+
+
 class ScenarioFile(Strict):
     """A scenario file. Only ``name`` is required; everything else has a default or is inherited."""
 
@@ -215,6 +230,7 @@ class ScenarioFile(Strict):
     random_events: RandomEvents | None = None
     design: Design | None = None
     outputs: Outputs | None = None
+    headline: Headline | None = Field(None, description="the effect the teaching text expects (not inherited)")
 
 
 def _candidates(tp: Any) -> list[Any]:

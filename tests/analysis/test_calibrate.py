@@ -143,10 +143,14 @@ def test_wide_positive_ranges_are_searched_on_a_log_scale(params):
     assert free.decode(5.0) == 10.0  # clipped to the range
 
 
+#: The optimiser alone: no pull towards the documented values, no pattern filter (tested on their own below).
+PLAIN = {"prior_weight": 0.0, "patterns": False}
+
+
 # -- calibrating ------------------------------------------------------------------------------
 def test_calibration_recovers_a_known_parameter(tmp_path, scenario):
     path = from_model(tmp_path, scenario, {FREE: TRUE_VALUE})
-    result = calibrate(path, scenario, [FREE], Options(seed=1, replications=2, max_evaluations=40),
+    result = calibrate(path, scenario, [FREE], Options(seed=1, replications=2, max_evaluations=40, **PLAIN),
                        results=tmp_path / "results", progress=False)
     assert result.fitted[FREE] == pytest.approx(TRUE_VALUE, abs=0.05)
     assert result.loss_after < 0.05 < result.loss_before
@@ -167,7 +171,7 @@ def test_calibration_recovers_a_known_parameter(tmp_path, scenario):
 
 def test_the_same_seed_gives_the_same_fitted_values(tmp_path, scenario):
     path = from_model(tmp_path, scenario, {FREE: TRUE_VALUE})
-    runs = [calibrate(path, scenario, [FREE], Options(seed=7, replications=1, max_evaluations=12),
+    runs = [calibrate(path, scenario, [FREE], Options(seed=7, replications=1, max_evaluations=12, **PLAIN),
                       results=tmp_path / f"r{k}", progress=False) for k in range(2)]
     assert runs[0].fitted == runs[1].fitted and runs[0].loss_after == runs[1].loss_after
 
@@ -183,7 +187,7 @@ def test_ctrl_c_keeps_the_best_point_so_far(tmp_path, scenario, monkeypatch):
         return original(self, x)
 
     monkeypatch.setattr(Evaluator, "fit_loss", interrupted)
-    result = calibrate(path, scenario, [FREE], Options(seed=3, replications=1), results=tmp_path / "results",
+    result = calibrate(path, scenario, [FREE], Options(seed=3, replications=1, **PLAIN), results=tmp_path / "results",
                        progress=False)
     assert result.status == "interrupted" and result.evaluations == 8
     assert result.loss_after <= result.loss_before
@@ -204,7 +208,7 @@ def test_a_failing_run_leaves_nothing_behind(tmp_path, scenario, monkeypatch):
 
     monkeypatch.setattr(Evaluator, "fit_loss", broken)
     with pytest.raises(cal.CalibrationFailed, match="the model blew up"):
-        calibrate(path, scenario, [FREE], Options(replications=1), results=results, progress=False)
+        calibrate(path, scenario, [FREE], Options(replications=1, **PLAIN), results=results, progress=False)
     assert not results.exists() or not any(results.rglob("*"))
 
 
@@ -219,7 +223,7 @@ def test_an_error_while_writing_leaves_no_half_written_folder(tmp_path, scenario
 
     monkeypatch.setattr(calibration_report, "html_report", no_report)
     with pytest.raises(OSError, match="disk full"):
-        calibrate(path, scenario, [FREE], Options(replications=1, max_evaluations=3), results=results,
+        calibrate(path, scenario, [FREE], Options(replications=1, max_evaluations=3, **PLAIN), results=results,
                   progress=False)
     assert not any((results / "calibration").iterdir())
 
@@ -228,9 +232,9 @@ def test_bad_input_is_refused_before_anything_runs(tmp_path, scenario):
     path = from_model(tmp_path, scenario, {})
     results = tmp_path / "results"
     with pytest.raises(InputError):
-        calibrate(path, scenario, ["nothing.*"], Options(replications=1), results=results, progress=False)
+        calibrate(path, scenario, ["nothing.*"], Options(replications=1, **PLAIN), results=results, progress=False)
     with pytest.raises(InputError, match="not both"):
-        calibrate(path, scenario, None, Options(maxiter=2, max_evaluations=3), results=results, progress=False)
+        calibrate(path, scenario, None, Options(maxiter=2, max_evaluations=3, **PLAIN), results=results, progress=False)
     assert not results.exists()
 
 
@@ -333,7 +337,8 @@ def test_the_command_line_runs_a_small_calibration(tmp_path, scenario, capsys):
 
     targets = from_model(tmp_path, scenario, {FREE: TRUE_VALUE})
     code = main(["calibrate", str(targets), "--scenario", str(_scenario_file(tmp_path)), "--parameters", FREE,
-                 "--max-evaluations", "6", "-r", "1", "--results", str(tmp_path / "results"), "-q"])
+                 "--max-evaluations", "6", "-r", "1", "--results", str(tmp_path / "results"), "-q",
+                 "--prior-weight", "0"])
     out = capsys.readouterr().out
     assert code == 0 and "loss" in out and "report:" in out and FREE in out
     assert len(list((tmp_path / "results" / "calibration").iterdir())) == 1
@@ -373,3 +378,50 @@ def test_unchanged_entries_of_a_fitted_record_are_not_written(data_copy):
     record = {"parameters": {FREE: {"value": 1.0, "old": 1.0, "changed": False}}}
     assert apply_fitted(record, "note", params) == []
     assert load_files([data_copy / name for name in DATA_FILES]).get(FREE).calibrated is None
+
+
+# -- the prior and the patterns ---------------------------------------------------------------
+def test_the_prior_pulls_a_poorly_informed_fit_towards_the_documented_value(tmp_path, scenario):
+    path = from_model(tmp_path, scenario, {FREE: TRUE_VALUE})
+    free = select_parameters(scenario.parameters, [FREE])
+    targets = load_targets(path, scenario.parameters)
+    evaluator = cal.Evaluator(scenario, targets, free, 1, prior_weight=1.0)
+    at_truth = evaluator.x0.copy()
+    at_truth[0] = free[0].encode(TRUE_VALUE)
+    assert evaluator.prior(evaluator.x0) == 0.0
+    moved = ((TRUE_VALUE - 1.0) / (cal.PRIOR_SPREAD * (free[0].high - free[0].low))) ** 2
+    assert evaluator.prior(at_truth) == pytest.approx(moved)
+    assert evaluator.fit_loss(at_truth) == pytest.approx(evaluator.data_loss(at_truth) + moved)
+
+
+class _StubEvaluator:
+    """A one-parameter problem: the data want x = 1, a pattern holds only for x <= 0.5."""
+
+    def __init__(self):
+        self.free = [cal.Free("p", 0.0, 0.0, 2.0)]
+        self.calls = 0
+
+    def fit_loss(self, x):
+        self.calls += 1
+        return float((x[0] - 1.0) ** 2)
+
+    def patterns(self, x):
+        from sim.analysis.patterns import PatternResult
+
+        slack = (0.5 - float(x[0])) / 0.1
+        return [PatternResult(1, "stub", slack >= 0, 1.0, {}, "", min(slack, 1.0), {"x": slack})]
+
+
+def test_a_failing_pattern_moves_the_fit_to_the_nearest_point_where_it_holds():
+    stub = _StubEvaluator()
+    options = Options(pattern_evaluations=200)
+    x, results, note = cal._keep_patterns(stub, np.array([1.0]), options, progress=False)
+    assert results[0].passed and x[0] <= 0.5
+    assert x[0] == pytest.approx(0.5, abs=0.05), "the best point that keeps the pattern, not any such point"
+    assert "failed at the best fit" in note
+
+
+def test_patterns_that_hold_leave_the_fit_alone():
+    stub = _StubEvaluator()
+    x, results, _ = cal._keep_patterns(stub, np.array([0.3]), Options(), progress=False)
+    assert x[0] == 0.3 and results[0].passed and stub.calls == 0

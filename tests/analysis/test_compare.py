@@ -52,13 +52,17 @@ def test_baseline_against_russia_distracted_gives_a_report_with_both(tmp_path, c
     assert f"report: {report}" in capsys.readouterr().out
     text = report.read_text()
     assert "Baseline 2019-2030" in text and "Russia distracted by a long war" in text
-    assert text.count("data:image/png;base64,") == 3  # self-contained: charts embedded (overlay, differences, map)
+    # self-contained: charts embedded (overlay, absolute and share differences, map)
+    assert text.count("data:image/png;base64,") == 4
+    assert "who gains at all" in text and "who gains relatively" in text
     assert "Teaching question" in text
     assert "russia_credibility_2023" in text  # an event only one scenario has
     diffs = pd.read_csv(report.parent / "differences.csv")
-    russia = diffs[(diffs["power"] == "russia") & (diffs["state"] == "region")].iloc[0]
-    assert russia["difference"] < 0 and russia["ci_high"] < 0  # a long war weakens Russia, clearly
-    for name in ("overlay", "differences", "map"):
+    assert set(diffs["measure"]) == {"influence", "share"}
+    russia = diffs[(diffs["power"] == "russia") & (diffs["state"] == "region")].set_index("measure")
+    for measure in ("influence", "share"):  # a long war weakens Russia, clearly, absolutely and relatively
+        assert russia.loc[measure, "difference"] < 0 and russia.loc[measure, "ci_high"] < 0
+    for name in ("overlay", "differences", "share-differences", "map"):
         assert (report.parent / f"{name}.png").exists() and (report.parent / f"{name}.svg").exists()
     # a second comparison reuses the stored experiments instead of rerunning them
     before = sorted(p.name for p in (tmp_path / "baseline").iterdir())
