@@ -119,14 +119,15 @@ def _parser() -> argparse.ArgumentParser:
     budget.add_argument("--maxiter", type=int, metavar="N",
                         help="generations of differential evolution (iterations of a local method)")
     calibrate.add_argument("--method", choices=("de-powell", "differential_evolution", "powell", "nelder-mead"),
-                           default="de-powell",
-                           help="the optimiser (default: differential evolution, then Powell from its best point)")
+                           default="powell",
+                           help="the optimiser (default: Powell's method from the documented values; de-powell "
+                                "adds a differential-evolution stage before it)")
     calibrate.add_argument("--prior-weight", type=float, default=1.0,
                            help="weight of the pull towards the documented values (default 1; 0 for none)")
     calibrate.add_argument("--no-patterns", dest="patterns", action="store_false",
                            help="do not keep the brief's seven patterns as a filter")
-    calibrate.add_argument("--pattern-evaluations", type=int, default=400,
-                           help="evaluations of the local search that restores failing patterns (default 400)")
+    calibrate.add_argument("--pattern-weight", type=float, default=1.0,
+                           help="weight of the penalty for failing patterns (default 1)")
     calibrate.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results root folder")
     calibrate.add_argument("--apply", action="store_true",
                            help="write the fitted values into sim/data/*.yaml as the shipped defaults")
@@ -365,7 +366,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     options = Options(seed=args.seed, replications=args.replications, method=args.method, maxiter=args.maxiter,
                       max_evaluations=args.max_evaluations, prior_weight=args.prior_weight, patterns=args.patterns,
-                      pattern_evaluations=args.pattern_evaluations)
+                      pattern_weight=args.pattern_weight)
     try:
         result = calibrate(args.targets, args.scenario, args.parameters, options, results=args.results,
                            progress=not args.quiet)

@@ -25,12 +25,13 @@ A weak prior
     The reported loss is the data loss alone.
 
 The patterns as a filter
-    Pattern-oriented modelling uses the brief's seven patterns to reject parameter sets. After
-    the search, the best point's patterns are checked on full runs of the scenario; if one
-    fails, a local search (Nelder-Mead) minimises the objective plus ``pattern_weight`` times
-    the sum of squared negative pattern margins (:mod:`sim.analysis.patterns`), and the best
-    point seen on which all patterns hold is kept. The report lists each pattern's margin
-    before and after.
+    Pattern-oriented modelling uses the brief's seven patterns to reject parameter sets. Each
+    evaluation runs the scenario's whole period (the fit targets read its first year, the
+    patterns all of it) and adds ``pattern_weight`` times the sum of squared negative pattern
+    margins (:mod:`sim.analysis.patterns`: a margin is the smallest scaled slack of a pattern's
+    conditions) to the objective, so the search is steered towards parameter sets on which
+    they hold; the result is the best point on which all seven hold (the best point overall,
+    flagged, if none does). The report lists each pattern's margin before and after.
 
 The optimiser
     :func:`scipy.optimize.differential_evolution` by default (``polish=False``, seeded, bounded
@@ -74,9 +75,9 @@ from sim.analysis.patterns import PERIOD, PatternResult, check_patterns, covers_
 from sim.analysis.targets import Target, Targets, load_targets
 from sim.atomic import atomic_write_text
 from sim.errors import InputError, closest
-from sim.experiment.runner import build_model, replication_seeds, run_replication, spun_up_state
+from sim.experiment.runner import build_model, replication_seeds, spun_up_state
 from sim.experiment.store import new_experiment_id
-from sim.experiment.tidy import OUTPUT_CHANNELS, indicator_arrays
+from sim.experiment.tidy import OUTPUT_CHANNELS, indicator_arrays, model_table
 from sim.model.calendar import parse_quarter
 from sim.model.parameters import DATA_FILES, Parameter, ParameterSet, default_parameters, load_files
 from sim.scenario.load import Scenario, load_scenario
@@ -85,10 +86,10 @@ DEFAULT_SCENARIO = Path("scenarios/baseline.yaml")
 DEFAULT_REPLICATIONS = 4
 METHODS = ("de-powell", "differential_evolution", "powell", "nelder-mead")
 #: Differential evolution: population size per free parameter, and generations.
-DEFAULT_POPSIZE = 10
-DEFAULT_MAXITER = 25
+DEFAULT_POPSIZE = 6
+DEFAULT_MAXITER = 12
 #: Local methods: evaluations per free parameter.
-DEFAULT_LOCAL_EVALUATIONS = 300
+DEFAULT_LOCAL_EVALUATIONS = 200
 #: Ranges wider than this ratio (with a positive lower end) are searched on a log scale.
 LOG_SCALE_RATIO = 100.0
 #: Fitted values keep this many significant digits (what the data files can show) ...
@@ -101,9 +102,8 @@ REVERT_TOLERANCE = 1e-3
 #: The prior's spread as a fraction of a parameter's search range (see "A weak prior").
 PRIOR_SPREAD = 0.25
 DEFAULT_PRIOR_WEIGHT = 1.0
-#: Weight of the squared negative pattern margins, and evaluations of the pattern phase.
+#: Weight of the squared negative pattern margins in the objective.
 DEFAULT_PATTERN_WEIGHT = 1.0
-DEFAULT_PATTERN_EVALUATIONS = 400
 
 
 class CalibrationFailed(Exception):
@@ -257,11 +257,13 @@ class Evaluator:
     """Runs the scenario with candidate values and measures what the targets observe."""
 
     def __init__(self, scenario: Scenario, targets: Targets, free: Sequence[Free], replications: int,
-                 prior_weight: float = 0.0) -> None:
+                 prior_weight: float = 0.0, pattern_weight: float | None = None) -> None:
         self.scenario, self.targets, self.free = scenario, targets, list(free)
         self.seeds = replication_seeds(scenario.seed, replications)
         self.fit_steps = steps_needed(scenario, targets.fit)
         self.calls = 0
+        self.pattern_weight = pattern_weight  # None: the patterns are not checked
+        self.last_patterns: list[PatternResult] | None = None
         self.prior_weight = prior_weight
         self.x0 = np.array([f.encode(f.old) for f in self.free])
         self.spread = np.array([PRIOR_SPREAD * (f.bounds[1] - f.bounds[0]) or 1.0 for f in self.free])
@@ -289,10 +291,33 @@ class Evaluator:
         return {key: np.array(rows) for key, rows in per_run.items()}
 
     def data_loss(self, x: Sequence[float]) -> float:
-        """The loss of one candidate (search coordinates) on the fit targets, on the replication mean."""
+        """The loss of one candidate (search coordinates) on the fit targets, on the replication mean.
+
+        With the patterns checked, the same runs cover the whole period and the patterns are
+        kept in :attr:`last_patterns`.
+        """
         self.calls += 1
-        shares = self.simulate(self.overrides(x), self.targets.fit, self.fit_steps)
+        if self.pattern_weight is None:
+            shares = self.simulate(self.overrides(x), self.targets.fit, self.fit_steps)
+        else:
+            shares, self.last_patterns = self._run_with_patterns(self.overrides(x))
         return loss(self.targets.fit, {k: v.mean(axis=0) for k, v in shares.items()})
+
+    def _run_with_patterns(self, overrides: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], list[PatternResult]]:
+        """Full runs: the fit targets' shares per replication and the patterns of the same runs."""
+        scenario, n = self.scenario, self.scenario.steps
+        start = spun_up_state(scenario, overrides)
+        per_run: dict[str, list[np.ndarray]] = {t.id: [] for t in self.targets.fit}
+        tables = []
+        for r, seed in enumerate(self.seeds):
+            model = build_model(scenario, seed, overrides, start)
+            for _ in range(n):
+                model.step()
+            for key, value in model_shares(model, n, scenario, self.targets.fit).items():
+                per_run[key].append(value)
+            tables.append(model_table(model, scenario.name, r, seed, run=r))
+        patterns = check_patterns(pd.concat(tables, ignore_index=True))
+        return {key: np.array(rows) for key, rows in per_run.items()}, patterns
 
     def prior(self, x: Sequence[float]) -> float:
         """Mean squared distance from the documented values, in units of the prior's spread."""
@@ -301,16 +326,20 @@ class Evaluator:
         return float(np.mean(((np.asarray(x, dtype=float) - self.x0) / self.spread) ** 2))
 
     def fit_loss(self, x: Sequence[float]) -> float:
-        """What the search minimises: the data loss plus the weighted prior."""
-        return self.data_loss(x) + self.prior_weight * self.prior(x)
+        """What the search minimises: the data loss, the weighted prior and the weighted pattern penalty."""
+        value = self.data_loss(x) + self.prior_weight * self.prior(x)
+        if self.pattern_weight is not None and self.last_patterns is not None:
+            value += self.pattern_weight * pattern_penalty(self.last_patterns)
+        return value
+
+    @property
+    def feasible(self) -> bool:
+        """Whether the last evaluated point keeps every pattern (True when patterns are not checked)."""
+        return self.pattern_weight is None or bool(self.last_patterns and all(r.passed for r in self.last_patterns))
 
     def patterns(self, x: Sequence[float]) -> list[PatternResult]:
         """The brief's seven patterns on full runs of the scenario with the candidate's values."""
-        overrides = self.overrides(x)
-        start = spun_up_state(self.scenario, overrides)
-        tables = [run_replication(self.scenario, r, seed, overrides=overrides, run=r, initial_state=start).table
-                  for r, seed in enumerate(self.seeds)]
-        return check_patterns(pd.concat(tables, ignore_index=True))
+        return self._run_with_patterns(self.overrides(x))[1]
 
 
 def pattern_penalty(results: Sequence[PatternResult]) -> float:
@@ -372,8 +401,10 @@ class _Objective:
         self.evaluator, self.progress, self.budget = evaluator, progress, budget
         self.function = function or evaluator.fit_loss
         self.evaluations = 0
-        self.best_x: np.ndarray | None = None
+        self.best_x: np.ndarray | None = None  # the best point on which the patterns hold (if any does)
         self.best_loss = math.inf
+        self.best_any_x: np.ndarray | None = None  # the best point, patterns or not
+        self.best_any_loss = math.inf
 
     def __call__(self, x: np.ndarray) -> float:
         if self.budget is not None and self.evaluations >= self.budget:
@@ -382,10 +413,24 @@ class _Objective:
         if not math.isfinite(value):
             value = 1e12
         self.evaluations += 1
-        if value < self.best_loss:
+        if value < self.best_any_loss:
+            self.best_any_loss, self.best_any_x = value, np.array(x, dtype=float)
+        if value < self.best_loss and self.evaluator.feasible:
             self.best_loss, self.best_x = value, np.array(x, dtype=float)
         self.progress.advance(value)
         return value
+
+    @property
+    def found_feasible(self) -> bool:
+        return self.best_x is not None
+
+    def result(self, fallback: np.ndarray) -> tuple[np.ndarray, float]:
+        """The best point keeping the patterns, else the best point at all, else ``fallback``."""
+        if self.best_x is not None:
+            return self.best_x, self.best_loss
+        if self.best_any_x is not None:
+            return self.best_any_x, self.best_any_loss
+        return fallback, math.inf
 
 
 # -- the calibration -----------------------------------------------------------------------------
@@ -395,14 +440,13 @@ class Options:
 
     seed: int = 0
     replications: int = DEFAULT_REPLICATIONS
-    method: str = "de-powell"
+    method: str = "powell"
     maxiter: int | None = None  # generations (differential evolution) or iterations (local methods)
     max_evaluations: int | None = None
     popsize: int = DEFAULT_POPSIZE
     prior_weight: float = DEFAULT_PRIOR_WEIGHT
     patterns: bool = True  # keep the brief's patterns as a filter (see "The patterns as a filter")
     pattern_weight: float = DEFAULT_PATTERN_WEIGHT
-    pattern_evaluations: int = DEFAULT_PATTERN_EVALUATIONS
 
     def check(self) -> None:
         if self.method not in METHODS:
@@ -410,8 +454,8 @@ class Options:
                              suggestion=closest(self.method, METHODS))
         for key, value, low in (("--replications", self.replications, 1), ("--maxiter", self.maxiter, 0),
                                 ("--max-evaluations", self.max_evaluations, 1), ("--popsize", self.popsize, 1),
-                                ("--prior-weight", self.prior_weight, 0), ("--pattern-evaluations",
-                                                                           self.pattern_evaluations, 0)):
+                                ("--prior-weight", self.prior_weight, 0),
+                                ("--pattern-weight", self.pattern_weight, 0)):
             if value is not None and value < low:
                 raise InputError(f"expected at least {low}, found {value}", key=key)
         if self.maxiter is not None and self.max_evaluations is not None:
@@ -530,7 +574,8 @@ def calibrate(targets: str | Path, scenario: str | Path | Scenario = DEFAULT_SCE
         options = replace(options, patterns=False)
         warnings.append(f"the brief's patterns were not checked: they need the period {PERIOD[0]}-{PERIOD[1]}, "
                         f"the scenario runs {scenario.start_label}-{scenario.end_label}")
-    evaluator = Evaluator(scenario, checked, free, options.replications, options.prior_weight)
+    evaluator = Evaluator(scenario, checked, free, options.replications, options.prior_weight,
+                          options.pattern_weight if options.patterns else None)
     x0 = evaluator.x0
     with _model_errors("before the search"):
         before = evaluator.simulate({}, checked.targets)
@@ -545,20 +590,20 @@ def calibrate(targets: str | Path, scenario: str | Path | Scenario = DEFAULT_SCE
             message = str(getattr(result, "message", ""))
         except KeyboardInterrupt:
             status, message = "interrupted", "stopped by Ctrl-C; the best point so far is reported"
-            if objective.best_x is None:
+            if objective.best_any_x is None:
                 raise
         except _BudgetSpent:
             status, message = "budget", f"stopped after the evaluation budget of {options.max_evaluations}"
         finally:
             bar.close()
-        best = objective.best_x if objective.best_x is not None else x0
+        best, best_loss = objective.result(x0)
         if status != "interrupted":
-            best, reverted, interrupted = _revert_uninformed(evaluator, free, best, objective.best_loss, x0)
+            best, reverted, interrupted = _revert_uninformed(evaluator, free, best, best_loss, x0)
             if interrupted:
                 status, message = "interrupted", "stopped by Ctrl-C while reverting uninformed parameters"
-        patterns_after: list[PatternResult] = []
-        if options.patterns and status != "interrupted":
-            best, patterns_after, note = _keep_patterns(evaluator, best, options, progress)
+        patterns_after = evaluator.patterns(best) if options.patterns else []
+        if options.patterns and not objective.found_feasible:
+            note = "no point the search visited keeps all seven patterns; the best point overall is reported"
             message = f"{message}; {note}" if message else note
     seconds = time.perf_counter() - clock
     fitted = evaluator.overrides(best)
@@ -576,46 +621,6 @@ def calibrate(targets: str | Path, scenario: str | Path | Scenario = DEFAULT_SCE
     )
     calibration.folder = write_results(calibration, Path(results) / "calibration")
     return calibration
-
-
-def _keep_patterns(evaluator: Evaluator, best: np.ndarray, options: Options,
-                   progress: bool) -> tuple[np.ndarray, list[PatternResult], str]:
-    """The patterns as a filter: if one fails at ``best``, search locally for a point where all hold.
-
-    Minimises the search objective plus ``pattern_weight`` times :func:`pattern_penalty` with
-    Powell's method from ``best``, for at most ``pattern_evaluations`` evaluations, and keeps
-    the lowest-objective point on which every pattern holds (``best`` itself if none is found,
-    said in the returned note).
-    """
-    from scipy import optimize
-
-    results = evaluator.patterns(best)
-    if all(r.passed for r in results):
-        return best, results, "all patterns hold at the best fit"
-    kept: dict[str, Any] = {"x": None, "value": math.inf, "results": results}
-
-    def constrained(x: np.ndarray) -> float:
-        checked = evaluator.patterns(x)
-        value = evaluator.fit_loss(x)
-        if all(r.passed for r in checked) and value < kept["value"]:
-            kept.update(x=np.array(x, dtype=float), value=value, results=checked)
-        return value + options.pattern_weight * pattern_penalty(checked)
-
-    bar = Progress(options.pattern_evaluations, progress)
-    objective = _Objective(evaluator, bar, options.pattern_evaluations, constrained)
-    try:
-        optimize.minimize(objective, best, method="Powell", bounds=[f.bounds for f in evaluator.free],
-                          options={"maxfev": options.pattern_evaluations})
-    except (_BudgetSpent, KeyboardInterrupt):
-        pass
-    finally:
-        bar.close()
-    failing = [str(r.number) for r in results if not r.passed]
-    if kept["x"] is None:
-        return best, results, (f"pattern(s) {', '.join(failing)} fail at the best fit and no nearby point "
-                               f"within {options.pattern_evaluations} evaluations keeps them all")
-    return kept["x"], kept["results"], (f"pattern(s) {', '.join(failing)} failed at the best fit; kept the "
-                                        "best nearby point on which all seven hold")
 
 
 @contextmanager
@@ -648,7 +653,7 @@ def _revert_uninformed(evaluator: Evaluator, free: Sequence[Free], best: np.ndar
             trial = x.copy()
             trial[i] = x0[i]
             value = evaluator.fit_loss(trial)
-            if value <= current + max(REVERT_TOLERANCE * current, 1e-12):
+            if value <= current + max(REVERT_TOLERANCE * current, 1e-12) and evaluator.feasible:
                 x, current = trial, value
                 reverted.append(f.path)
     except KeyboardInterrupt:

@@ -15,6 +15,7 @@ which parameters drive each one.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,6 +26,8 @@ from sim.model.calendar import parse_quarter
 
 #: Share of replications that must show a pattern, besides the mean.
 MIN_SHARE = 0.8
+#: The slack given to a condition that cannot be measured (a ratio to a zero stock): a clear failure.
+UNMEASURABLE = -10.0
 #: The quarters the patterns read: a table must cover them (the baseline's period).
 PERIOD = ("2019Q1", "2030Q4")
 CSTO_STATES = ("KZ", "KG", "TJ")
@@ -44,12 +47,31 @@ class PatternResult:
     slacks: dict[str, float] = field(default_factory=dict)
 
 
+#: The last table's series by (value, channel, power, state): the seven patterns read about forty series
+#: of one table, and pivoting it once instead of forty times makes a check ~10x faster (calibration
+#: checks the patterns hundreds of times). Holding the table itself keeps its id valid.
+_WIDE: dict[str, object] = {"table": None}
+
+
+def _wide(table: pd.DataFrame, value: str) -> pd.DataFrame:
+    """Rows (channel, power, state, quarter) sorted, replications as columns.
+
+    Quarter labels (``2019Q1``) sort in time order as text, so one sort serves every series.
+    """
+    if _WIDE["table"] is not table:
+        _WIDE.clear()
+        _WIDE["table"] = table
+    if value not in _WIDE:
+        frame = table.pivot_table(index=["channel", "power", "state", "quarter"], columns="replication",
+                                  values=value, observed=True, aggfunc="first")
+        frame.index = frame.index.set_levels([level.astype(str) for level in frame.index.levels])
+        _WIDE[value] = frame.sort_index()
+    return _WIDE[value]  # type: ignore[return-value]
+
+
 def _series(table: pd.DataFrame, channel: str, power: str, state: str, value: str = "influence") -> pd.DataFrame:
-    """Replications as columns, quarters as rows."""
-    sub = table[(table["channel"] == channel) & (table["power"] == power) & (table["state"] == state)]
-    out = sub.pivot_table(index="quarter", columns="replication", values=value, observed=True, aggfunc="first")
-    out.index = out.index.astype(str)
-    return out.sort_index(key=lambda idx: idx.map(parse_quarter))
+    """Replications as columns, quarters as rows (in time order)."""
+    return _wide(table, value).loc[(channel, power, state)]
 
 
 def _between(frame: pd.DataFrame, first: str, last: str) -> pd.DataFrame:
@@ -61,7 +83,8 @@ def _result(number: int, title: str, per_rep: pd.Series, slacks: dict[str, float
             detail: str) -> PatternResult:
     """The verdict: every slack on the mean non-negative, and enough replications showing the pattern."""
     share = float(per_rep.mean()) if len(per_rep) else 0.0
-    slacks = {name: float(value) for name, value in slacks.items()}
+    # a condition that cannot be measured (a ratio to a zero stock) fails clearly
+    slacks = {name: float(value) if np.isfinite(value) else UNMEASURABLE for name, value in slacks.items()}
     mean_ok = all(value >= 0 for value in slacks.values())
     margin = min([*slacks.values(), (share - MIN_SHARE) / (1 - MIN_SHARE)])
     return PatternResult(number, title, bool(mean_ok and share >= MIN_SHARE), share, measured, detail, margin,
@@ -94,26 +117,41 @@ def china_leads_aid(table: pd.DataFrame) -> PatternResult:
                    "number of the five states where China's aid stock is the largest in 2023Q4")
 
 
+#: How much the China/Russia security ratio in Tajikistan must rise from 2019Q1 to 2023Q4 to count as
+#: "approaching" (pattern 3): by half. Version 1 asked for a ratio of at least 0.6 by 2023Q4; see
+#: docs/calibration.md for why the data and a model of competition do not support that level.
+APPROACH_RISE = 1.5
+
+
 def china_security_fastest_in_tajikistan(table: pd.DataFrame) -> PatternResult:
-    """3. China's security influence grows fastest in Tajikistan, where it approaches Russia's."""
+    """3. China's security influence grows fastest in Tajikistan, where it approaches Russia's.
+
+    Three conditions: China's security stock grows more from 2019Q1 to 2023Q4 in Tajikistan than
+    in any other state; there the China/Russia ratio rises by at least half (APPROACH_RISE); and
+    Tajikistan is the CSTO state where China comes closest to Russia in 2023Q4 (CACI Analyst,
+    22 Oct 2019: the two security presences are equalising only in Tajikistan).
+    """
     china = {s: _series(table, "security", "china", s) for s in FIVE}
+    russia = {s: _series(table, "security", "russia", s) for s in CSTO_STATES}
     growth = pd.concat({s: x.loc["2023Q4"] - x.loc["2019Q1"] for s, x in china.items()}, axis=1)
     fastest = growth.idxmax(axis=1) == "TJ"
-    russia = _series(table, "security", "russia", "TJ")
-    ratio_start = china["TJ"].loc["2019Q1"] / russia.loc["2019Q1"]
-    ratio_end = china["TJ"].loc["2023Q4"] / russia.loc["2023Q4"]
-    approaches = (ratio_end > ratio_start) & (ratio_end >= 0.6)
-    mean_growth = growth.mean()
+    ratio_start = china["TJ"].loc["2019Q1"] / russia["TJ"].loc["2019Q1"]
+    ratios_end = pd.concat({s: china[s].loc["2023Q4"] / russia[s].loc["2023Q4"] for s in CSTO_STATES}, axis=1)
+    ratio_end = ratios_end["TJ"]
+    closest = ratios_end.idxmax(axis=1) == "TJ"
+    approaches = (ratio_end >= APPROACH_RISE * ratio_start) & closest
+    mean_growth, mean_ratios = growth.mean(), ratios_end.mean()
     slacks = {"fastest in TJ": (mean_growth["TJ"] - mean_growth.drop("TJ").max()) / 0.01,
-              "ratio rises": (ratio_end.mean() - ratio_start.mean()) / 0.05,
-              "ratio reaches 0.6": (ratio_end.mean() - 0.6) / 0.05}
+              "ratio rises by half": (ratio_end.mean() / ratio_start.mean() - APPROACH_RISE) / 0.1,
+              "closest in TJ": (mean_ratios["TJ"] - mean_ratios.drop("TJ").max()) / 0.05}
     return _result(3, "China's security influence grows fastest in Tajikistan and nears Russia's",
                    fastest & approaches, slacks,
                    {"TJ growth 2019-2023": float(growth["TJ"].mean()),
                     "China/Russia ratio TJ 2019Q1": float(ratio_start.mean()),
-                    "2023Q4": float(ratio_end.mean()), "sd": float(ratio_end.std())},
+                    "2023Q4": float(ratio_end.mean()), "sd": float(ratio_end.std()),
+                    "next highest ratio in the CSTO states 2023Q4": float(mean_ratios.drop("TJ").max())},
                    "growth of China's security stock 2019Q1-2023Q4 is largest in TJ; the China/Russia ratio "
-                   "there rises and reaches 0.6")
+                   f"there rises by at least {APPROACH_RISE - 1:.0%} and is the highest of the CSTO states")
 
 
 def russia_kazakhstan_jump_then_decline(table: pd.DataFrame) -> PatternResult:
@@ -188,8 +226,10 @@ def covers_period(start: int, end: int) -> bool:
 
 
 def check_patterns(table: pd.DataFrame) -> list[PatternResult]:
-    """Evaluate all seven patterns on a results table."""
-    return [pattern(table) for pattern in PATTERNS]
+    """Evaluate all seven patterns on a results table (a ratio to a zero stock fails, silently)."""
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return [pattern(table) for pattern in PATTERNS]
 
 
 def format_results(results: list[PatternResult]) -> str:

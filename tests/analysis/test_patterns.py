@@ -59,7 +59,10 @@ BREAKERS = [
     (pat.russia_leads_security_in_csto, {"powers.russia.budget.security": 300}),
     (pat.china_leads_aid, {"powers.china.budget.aid": 100}),
     (pat.china_security_fastest_in_tajikistan, {"states.TJ.aversion.china": 0.9}),
-    (pat.russia_kazakhstan_jump_then_decline, {"model.half_saturation.security": 0.002}),
+    # a Russia whose budgets grow by half a year from 2022 (no drain from the war) does not decline in KZ
+    (pat.russia_kazakhstan_jump_then_decline, {"model.trends_from": 2022, "powers.russia.trend.aid": 0.5,
+                                               "powers.russia.trend.drills": 0.5,
+                                               "powers.russia.trend.security": 0.5}),
     (pat.us_low_eu_rises, {"powers.us.budget.aid": 1500}),
     (pat.no_pure_client, {"model.balancing.strength": 0.0, "model.decay.security": 0.01}),
     (pat.turkmenistan_fewest_security, {"states.TM.neutrality": 0.0}),

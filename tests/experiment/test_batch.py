@@ -65,7 +65,7 @@ def test_store_layout_records_every_run_with_its_parameters(tmp_path):
     assert manifest["packages"]["mesa"] and manifest["python"]
     assert (result.folder / "scenario" / "small.yaml").read_text() == SMALL % 3
     resolved = (result.folder / "scenario.resolved.yaml").read_text()
-    assert "powers.eu.budget.aid: 150" in resolved  # defaults resolved in
+    assert "powers.us.budget.aid: 35" in resolved  # defaults resolved in
     table = result.table()
     assert set(table["point"]) == {0, 1} and len(table) == 6 * 12 * 4 * 6 * 4
 

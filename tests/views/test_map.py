@@ -168,5 +168,5 @@ def test_an_experiment_draws_the_map_and_the_comparison_shows_one_per_scenario(t
     report = compare(["baseline", "russia-distracted"], results=tmp_path, replications=1, progress=False)
     assert (report.parent / "map.png").exists() and (report.parent / "map.svg").exists()
     text = report.read_text()
-    assert text.count("data:image/png;base64,") == 3 and "Who dominates each state at the end" in text
+    assert text.count("data:image/png;base64,") == 4 and "Who dominates each state at the end" in text
     assert len([p for p in (tmp_path / "baseline").iterdir() if not p.is_symlink()]) == 1  # not rerun
