@@ -1,21 +1,23 @@
-"""Batch throughput: our runner against mesa.batch_run, and peak memory of a large experiment.
+"""Batch throughput: mesa.batch_run, the agent engine and the batched engine, side by side; peak memory.
 
-Run by hand:  python benchmarks/batch.py [--runs 1000] [--memory-runs 10000]
+Run by hand:  python benchmarks/batch.py [--runs 1000] [--batched-runs 10000] [--memory-runs 1000000]
 
-Same model, same design (10 values of China's aid budget x runs/10 replications, 48
-quarterly steps, every step recorded) in four configurations, each in its own process
-(``mesa.batch_run`` switches the whole process to the ``spawn`` start method):
+Same model, same design (10 values of China's aid budget x runs/10 replications, 48 quarterly
+steps), each configuration in its own process (``mesa.batch_run`` switches the whole process to
+the ``spawn`` start method):
 
 * ``mesa-1``, ``mesa-2``: ``mesa.batch_run`` with 1 and 2 processes; the model records the
   stocks and composite influence of every power and state with a DataCollector, Mesa's
   idiomatic way (80 model reporters), and batch_run keeps every row in memory.
-* ``ours-1``, ``ours-2``: ``sim.experiment.batch.run_experiment`` with 1 and 2 workers, writing the
-  full tidy table of every run to Parquet parts (no CSV export, no chart).
+* ``agents-1``, ``agents-2``: ``run_experiment(engine="agents")``, the Mesa model run by run on
+  1 and 2 workers, writing the every-step tidy table to Parquet parts.
+* ``batched-every``: ``engine="batched"`` on 2 threads, the every-step tidy table to Parquet;
+  ``batched-summary``: the same with ``record: summary`` (``--batched-runs`` runs each).
 
-Then peak memory (max RSS of the main process and of any worker) of one experiment of
-``--memory-runs`` runs recording every step. Targets (issue 3): at least 2x the serial
-throughput of batch_run; at least 1.6x speed-up from one to two workers; peak memory under
-1 GiB for 10,000 runs. Copy the printed figures into docs/performance.md.
+Then peak memory (max RSS) of a ``--memory-runs`` summary experiment with the batched engine.
+Targets (issue 10): batched summary >= 20,000 runs/s and batched every-step >= 2,000 runs/s on
+two cores; peak memory for 1,000,000 summary runs < 2 GiB. Copy the figures into
+docs/performance.md.
 """
 
 from __future__ import annotations
@@ -34,19 +36,19 @@ BASELINE = ROOT / "scenarios" / "baseline.yaml"
 AID_VALUES = [300 + 100 * k for k in range(10)]
 
 
-def bench_scenario_text(replications: int) -> str:
+def bench_scenario_text(replications: int, record: str = "every_step") -> str:
     return (f"name: bench\nextends: baseline.yaml\nreplications: {replications}\n"
-            f"design:\n  grid:\n    powers.china.budget.aid: {AID_VALUES}\n  max_runs: 1000000\n"
-            "outputs: {record: every_step, charts: [], csv: never}\n")
+            f"design:\n  grid:\n    powers.china.budget.aid: {AID_VALUES}\n  max_runs: 5000000\n"
+            f"outputs: {{record: {record}, charts: [], csv: never}}\n")
 
 
-def write_bench_scenario(replications: int, folder: Path) -> Path:
+def write_bench_scenario(replications: int, folder: Path, record: str = "every_step") -> Path:
     """The benchmark scenario beside a copy of the baseline, in a scratch folder (never in scenarios/)."""
     import shutil
 
     shutil.copy(BASELINE, folder / "baseline.yaml")
-    path = folder / f"bench_{replications}.yaml"
-    path.write_text(bench_scenario_text(replications))
+    path = folder / f"bench_{replications}_{record}.yaml"
+    path.write_text(bench_scenario_text(replications, record))
     return path
 
 
@@ -95,14 +97,17 @@ def run_mesa(runs: int, processes: int) -> dict:
     return {"seconds": time.perf_counter() - t, "runs": runs, "rows": len(rows)}
 
 
-def run_ours(runs: int, workers: int) -> dict:
+def run_ours(runs: int, workers: int, engine: str = "agents", record: str = "every_step") -> dict:
     from sim.experiment.batch import run_experiment
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = write_bench_scenario(runs // len(AID_VALUES), Path(tmp))
+        path = write_bench_scenario(runs // len(AID_VALUES), Path(tmp), record)
+        if engine == "batched":  # compile or load the compiled code before timing (cold and warm start are in
+            warm = write_bench_scenario(2, Path(tmp), record)  # docs/performance.md)
+            run_experiment(warm, results=Path(tmp) / "warm", workers=workers, progress=False, engine=engine)
         t = time.perf_counter()
         result = run_experiment(path, results=Path(tmp) / "results", executor="processes", workers=workers,
-                                progress=False)
+                                progress=False, engine=engine)
         seconds = time.perf_counter() - t
         assert result.ok == runs, result
         return {"seconds": seconds, "runs": runs, "peak_main_mib": _maxrss(resource.RUSAGE_SELF),
@@ -114,39 +119,50 @@ def _maxrss(who: int) -> float:
 
 
 def one(config: str, runs: int) -> None:
-    kind, n = config.split("-")
-    result = run_mesa(runs, int(n)) if kind == "mesa" else run_ours(runs, int(n))
+    kind, n = config.rsplit("-", 1)
+    if kind == "mesa":
+        result = run_mesa(runs, int(n))
+    elif kind == "agents":
+        result = run_ours(runs, int(n))
+    else:  # batched-every-2, batched-summary-2, memory-2
+        record = "every_step" if kind == "batched-every" else "summary"
+        result = run_ours(runs, int(n), "batched", record)
     print(json.dumps(result))
+
+
+def _measure(config: str, runs: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--one", config, "--runs", str(runs)], capture_output=True,
+                         text=True, check=True)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"{config:18s} {r['runs']:>8} runs x 48 steps: {r['seconds']:7.1f} s  ({r['runs'] / r['seconds']:8.1f} "
+          f"runs/s)", flush=True)
+    return r
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=1000)
-    parser.add_argument("--memory-runs", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=1000, help="runs for mesa.batch_run and the agent engine")
+    parser.add_argument("--batched-runs", type=int, default=10_000, help="runs for the batched engine")
+    parser.add_argument("--memory-runs", type=int, default=1_000_000)
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        one(args.one, args.runs if not args.one.startswith("memory") else args.memory_runs)
+        one(args.one, args.runs)
         return
-    results = {}
-    for config in ("mesa-1", "ours-1", "mesa-2", "ours-2"):
-        out = subprocess.run([sys.executable, __file__, "--one", config, "--runs", str(args.runs)],
-                             capture_output=True, text=True, check=True)
-        results[config] = json.loads(out.stdout.strip().splitlines()[-1])
-        r = results[config]
-        print(f"{config:7s} {r['runs']} runs x 48 steps: {r['seconds']:6.1f} s  "
-              f"({r['runs'] / r['seconds']:6.1f} runs/s)", flush=True)
+    results = {config: _measure(config, args.runs) for config in ("mesa-1", "agents-1", "mesa-2", "agents-2")}
+    for config in ("batched-every-2", "batched-summary-2"):
+        results[config] = _measure(config, args.batched_runs)
     rate = {k: v["runs"] / v["seconds"] for k, v in results.items()}
-    print(f"serial throughput, ours / batch_run:   {rate['ours-1'] / rate['mesa-1']:.2f} x  (target >= 2)")
-    print(f"two workers, ours / batch_run:         {rate['ours-2'] / rate['mesa-2']:.2f} x")
-    print(f"speed-up 1 -> 2 workers, ours:         {rate['ours-2'] / rate['ours-1']:.2f} x  (target >= 1.6)")
-    print(f"speed-up 1 -> 2 workers, batch_run:    {rate['mesa-2'] / rate['mesa-1']:.2f} x")
+    print(f"agent engine, 1 worker / batch_run serial:  {rate['agents-1'] / rate['mesa-1']:8.2f} x")
+    print(f"agent engine, 2 workers / batch_run 2:      {rate['agents-2'] / rate['mesa-2']:8.2f} x")
+    print(f"batched every step / batch_run serial:      {rate['batched-every-2'] / rate['mesa-1']:8.1f} x  "
+          f"({rate['batched-every-2']:.0f} runs/s, target >= 2,000)")
+    print(f"batched summary / batch_run serial:         {rate['batched-summary-2'] / rate['mesa-1']:8.1f} x  "
+          f"({rate['batched-summary-2']:.0f} runs/s, target >= 20,000)")
+    print(f"batched summary / agent engine, 2 workers:  {rate['batched-summary-2'] / rate['agents-2']:8.1f} x")
     if args.memory_runs:
-        out = subprocess.run([sys.executable, __file__, "--one", "ours-2", "--runs", str(args.memory_runs)],
-                             capture_output=True, text=True, check=True)
-        r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"{args.memory_runs} runs, every step recorded, 2 workers: {r['seconds']:.0f} s; peak memory "
-              f"main {r['peak_main_mib']:.0f} MiB, largest worker {r['peak_worker_mib']:.0f} MiB (target < 1024)")
+        r = _measure("memory-2", args.memory_runs)
+        print(f"{args.memory_runs} summary runs, batched: peak memory {r['peak_main_mib']:.0f} MiB (target < 2048)")
 
 
 if __name__ == "__main__":

@@ -98,7 +98,7 @@ def main() -> None:
     model_times, bare_times = [], []
     for _ in range(5):
         model = build_model(scenario, 1)
-        model.events = []  # steady state: no events, same arithmetic as the bare loop
+        model.scheduler.events = []  # steady state: no events, same arithmetic as the bare loop
         model.influence_history = np.zeros((n_steps + 1, *model.stocks.shape))
         model.composite_history = np.zeros((n_steps + 1, *model.stocks.shape[:2]))
         model.threat_history = np.zeros((n_steps + 1, model.stocks.shape[1]))

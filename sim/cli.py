@@ -45,7 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results root folder (default: results/)")
     run.add_argument("--executor", choices=("serial", "processes", "dask"), default="processes",
                      help="where runs execute (default: local processes)")
-    run.add_argument("--workers", "-w", type=int, help="worker processes (default: all cores)")
+    run.add_argument("--workers", "-w", type=int,
+                     help="worker processes, or the batched engine's threads (default: all cores)")
+    run.add_argument("--engine", choices=("auto", "agents", "batched"),
+                     help="agents: the Mesa model run by run; batched: many runs as one compiled program, same "
+                          "results (default: the scenario's outputs.engine, auto: batched for more than one run)")
     run.add_argument("--scheduler", help="Dask scheduler address (with --executor dask; default: a local cluster)")
     run.add_argument("--resume", nargs="?", const=True, default=False, metavar="ID",
                      help="complete the latest (or the given) partial experiment of this scenario")
@@ -137,7 +141,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from sim.experiment.batch import run_experiment
+    from sim.experiment.batch import StorageFull, run_experiment
     from sim.scenario.library import resolve_scenario
     from sim.scenario.load import load_scenario
 
@@ -146,9 +150,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"warning: {args.scenario}: {warning}", file=sys.stderr)
     if args.workers is not None and args.workers < 1:
         raise InputError(f"expected at least 1 worker, found {args.workers}", key="--workers")
-    result = run_experiment(scenario, results=args.results, executor=args.executor, workers=args.workers,
-                            scheduler=args.scheduler, resume=args.resume, replications=args.replications,
-                            progress=not args.quiet)
+    try:
+        result = run_experiment(scenario, results=args.results, executor=args.executor, workers=args.workers,
+                                scheduler=args.scheduler, resume=args.resume, replications=args.replications,
+                                progress=not args.quiet, engine=args.engine)
+    except StorageFull as full:
+        print(f"error: {full}; finished runs are kept. Free some space, then resume with: sim run {args.scenario} "
+              f"--resume {full.folder.name}", file=sys.stderr)
+        return 1
     print(f"{scenario.name}: {result.ok} of {result.runs} runs ok, {result.failed} failed, "
           f"{result.seconds:.1f} s {result.where}".rstrip())
     print(f"results: {result.folder} ({result.status})")

@@ -1,22 +1,30 @@
-"""Batch experiments: design x replications, run serially, on local processes or on Dask.
+"""Batch experiments: design x replications, on one of two engines, serially, on local processes or on Dask.
+
+Two engines give the same results (tests/experiment/test_engine.py): ``agents`` runs the Mesa
+model run by run; ``batched`` (:mod:`sim.experiment.engine`) runs a chunk of runs as one
+compiled program. ``outputs.engine`` (or ``--engine``) chooses; ``auto`` batches whenever more
+than one run is asked for.
 
 The runner is written against :class:`concurrent.futures.Executor` only; it never knows
-which executor it has. ``serial`` runs in this process, ``processes`` uses a fork-based
-process pool (workers ignore Ctrl-C so the main process can stop cleanly), ``dask`` uses a
-``distributed`` client (a local cluster, or ``--scheduler ADDRESS``). Runs are grouped in
-small chunks to spread the cost of shipping the scenario to workers.
+which executor it has. ``serial`` runs in this process; ``processes`` uses a process pool
+(``fork`` on Linux, ``spawn`` elsewhere; workers ignore Ctrl-C so the main process can stop
+cleanly) for the agent engine, and threads in this process for the batched engine; ``dask``
+uses a ``distributed`` client (a local cluster, or ``--scheduler ADDRESS``). Small jobs run in
+this process whatever the executor: starting workers would cost more than it saves.
 
-Nothing is lost: each worker writes a run's table and then its record (both atomically)
-before the run is reported; Ctrl-C cancels what has not started, waits for what is running,
-and leaves a valid partial experiment; a run that raises is recorded with its traceback and
-the others go on; ``resume`` completes a partial experiment without recomputing finished
-runs. Results are identical whatever the executor or number of workers: every run is
+Nothing is lost: runs are grouped in chunks, and each chunk's table, events and then its record
+are written (each atomically) before it is reported; Ctrl-C cancels what has not started, waits
+for what is running, and leaves a valid partial experiment; a run that raises is recorded with
+its traceback and the others go on; a full disk stops the experiment with one clear line and a
+consistent store; ``resume`` completes a partial experiment without recomputing finished
+chunks. Results are identical whatever the engine, executor or number of workers: every run is
 seeded on its own and the exports are assembled in run order.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import multiprocessing
 import os
@@ -31,10 +39,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sim.errors import InputError
-from sim.experiment.runner import replication_seeds, run_replication, spun_up_state
+from sim.experiment.runner import (
+    EVENT_COLUMNS,
+    recorded_channels,
+    recorded_steps,
+    replication_seeds,
+    run_replication,
+    spun_up_state,
+)
 from sim.experiment.store import (
     CSV_ROW_LIMIT,
     ExperimentStore,
@@ -47,6 +63,19 @@ from sim.experiment.store import (
 from sim.scenario.load import Scenario, load_scenario
 
 EXECUTORS = ("serial", "processes", "dask")
+ENGINES = ("auto", "agents", "batched")
+
+
+class StorageFull(Exception):
+    """The disk filled up while results were written; the store is consistent and resumable."""
+
+    def __init__(self, folder: Path, detail: str) -> None:
+        super().__init__(f"no space left on the device while writing {folder} ({detail})")
+        self.folder = folder
+
+
+def _disk_full(err: BaseException) -> bool:
+    return isinstance(err, OSError) and err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 
 
 @dataclass(frozen=True)
@@ -68,43 +97,106 @@ def plan_runs(scenario: Scenario) -> list[RunTask]:
 
 
 # -- work done in the workers ------------------------------------------------------------------
-def execute_run(scenario: Scenario, folder: str, task: RunTask,
-                initial_state: tuple[Any, Any] | None = None) -> dict[str, Any]:
-    """Run one task and put it on disk; return its record. Never raises for a model error."""
-    store = ExperimentStore(folder)
-    started, clock = now(), time.perf_counter()
+def execute_run(scenario: Scenario, task: RunTask, initial_state: tuple[Any, Any] | None = None,
+                ) -> tuple[dict[str, Any], Any, list[dict[str, Any]]]:
+    """Run one task with the agent engine: (its record, its Arrow table or None, its events). Never raises for a
+    model error."""
+    clock = time.perf_counter()
     record: dict[str, Any] = {"run": task.run, "point": task.point, "replication": task.replication,
-                              "seed": task.seed, "parameters": task.values, "started": started}
+                              "seed": task.seed}
     try:
         result = run_replication(scenario, task.replication, task.seed, overrides=task.values, run=task.run,
                                  point=task.point, initial_state=initial_state)
     except Exception as err:  # recorded, the batch goes on
         record.update(status="error", error=f"{type(err).__name__}: {err}", traceback=traceback.format_exc(),
-                      seconds=round(time.perf_counter() - clock, 4), finished=now(), rows=0)
-        store.write_run(record, None)
-        return record
+                      seconds=round(time.perf_counter() - clock, 4), rows=0)
+        return record, None, []
     record.update(status="ok", error=None, traceback=None, seconds=round(time.perf_counter() - clock, 4),
-                  finished=now(), rows=result.columns.n, events=result.event_entries)
-    store.write_run(record, result.columns.to_arrow())
-    return record
+                  rows=result.columns.n)
+    return record, result.columns.to_arrow(), result.event_entries
 
 
-def execute_chunk(scenario: Scenario, folder: str, tasks: list[RunTask]) -> list[dict[str, Any]]:
-    """Several runs in one task, each on disk before the next starts.
+def execute_chunk(scenario: Scenario, folder: str, tasks: list[RunTask]) -> dict[str, int]:
+    """Several runs with the agent engine, stored as one chunk (table, events, then the record).
 
     Runs of one design point share its spin-up, computed once here: the spin-up draws no
     random numbers, so this saves time without changing any result.
     """
+    import pyarrow as pa
+
+    started, clock = now(), time.perf_counter()
     starts: dict[int, Any] = {}
-    records = []
+    records, tables, events = [], [], []
     for task in tasks:
         if task.point not in starts:
             try:
                 starts[task.point] = spun_up_state(scenario, task.values)
             except Exception:  # the run itself will fail and record why
                 starts[task.point] = None
-        records.append(execute_run(scenario, folder, task, starts[task.point]))
-    return records
+        record, table, entries = execute_run(scenario, task, starts[task.point])
+        records.append(record)
+        if table is not None:
+            tables.append(table)
+        events.extend(entries)
+    event_table = pa.Table.from_pandas(pd.DataFrame(events, columns=EVENT_COLUMNS), preserve_index=False)
+    _store_chunk(folder, "agents", records, pa.concat_tables(tables) if tables else None, event_table, started,
+                 time.perf_counter() - clock)
+    return {"runs": len(records), "failed": sum(1 for r in records if r["status"] != "ok")}
+
+
+def execute_batch(scenario: Scenario, folder: str, tasks: list[RunTask], threads: int = 1) -> dict[str, int]:
+    """A chunk of runs with the batched engine (one compiled call), stored as one chunk."""
+    import pyarrow as pa
+
+    from sim.experiment import engine
+    from sim.experiment.tidy import batch_columns
+    from sim.model.calendar import format_quarter
+
+    started, clock = now(), time.perf_counter()
+    keep = recorded_steps(scenario)
+    result = engine.run_batch(scenario, tasks, keep, _replay_cache(scenario), threads)
+    finals = [rep.worlds[rep.world_of_step[-1]] for rep in result.replays]  # what the model ends with
+    world = finals[0]
+    step_quarters = result.replays[0].step_quarters
+    quarters = [format_quarter(scenario.start + t * step_quarters) for t in range(scenario.steps)]
+    columns = batch_columns(
+        result.stocks, result.composite, np.stack([finals[d].regional_weights for d in result.point_of_run]), keep,
+        world.powers, world.states, quarters, scenario.name, np.array([t.replication for t in tasks]),
+        np.array([t.seed for t in tasks], dtype=np.int64), np.array([t.run for t in tasks]),
+        np.array([t.point for t in tasks]), recorded_channels(scenario))
+    events = pa.Table.from_pandas(engine.event_rows(result, tasks, scenario.name), preserve_index=False)
+    per_run = columns.n // len(tasks)
+    seconds = time.perf_counter() - clock
+    records = [{"run": t.run, "point": t.point, "replication": t.replication, "seed": t.seed, "status": "ok",
+                "rows": per_run, "error": None, "traceback": None, "seconds": round(seconds / len(tasks), 6)}
+               for t in tasks]
+    _store_chunk(folder, "batched", records, columns.to_arrow(), events, started, seconds)
+    return {"runs": len(tasks), "failed": 0}
+
+
+_REPLAYS: dict[str, Any] = {}
+
+
+def _replay_cache(scenario: Scenario) -> Any:
+    """This process's replays of the scenario's design points (kept across its chunks)."""
+    from sim.experiment.engine import ReplayCache
+
+    key = scenario.fingerprint()
+    if key not in _REPLAYS:
+        _REPLAYS.clear()
+        _REPLAYS[key] = ReplayCache(scenario)
+    return _REPLAYS[key]
+
+
+def _store_chunk(folder: str, engine: str, records: list[dict[str, Any]], table: Any, events: Any, started: str,
+                 seconds: float) -> None:
+    from sim.experiment.store import RUN_FIELDS
+
+    store = ExperimentStore(folder)
+    chunk: dict[str, Any] = {"chunk": store.chunk_name([r["run"] for r in records]), "engine": engine,
+                             "started": started, "finished": now(), "seconds": round(seconds, 4)}
+    chunk.update({name: [r.get(name) for r in records] for name in RUN_FIELDS})
+    store.write_chunk(chunk, table, events)
 
 
 def _init_worker() -> None:
@@ -140,6 +232,17 @@ class SerialExecutor(Executor):
         return future
 
 
+def start_method() -> str:
+    """``fork`` where it is safe (Linux), ``spawn`` elsewhere (Windows has no fork; macOS discourages it).
+
+    ``SIM_START_METHOD`` overrides it (the tests run the ``spawn`` path on Linux this way).
+    """
+    chosen = os.environ.get("SIM_START_METHOD") or ("fork" if sys.platform.startswith("linux") else "spawn")
+    if chosen not in multiprocessing.get_all_start_methods():
+        raise InputError(f"start method {chosen!r} is not available here", key="SIM_START_METHOD")
+    return chosen
+
+
 @contextlib.contextmanager
 def open_executor(kind: str, workers: int, scheduler: str | None = None) -> Iterator[tuple[Executor, str]]:
     """An executor and a description of it; closed on exit."""
@@ -149,10 +252,11 @@ def open_executor(kind: str, workers: int, scheduler: str | None = None) -> Iter
     if kind == "processes":
         from concurrent.futures import ProcessPoolExecutor
 
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+        method = start_method()
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
                                    initializer=_init_worker)
         try:
-            yield pool, f"on {workers} local processes"
+            yield pool, f"on {workers} local processes ({method})"
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         return
@@ -234,6 +338,7 @@ class ExperimentResult:
     where: str = ""
     interrupted: bool = False
     executor_error: str | None = None  # the executor itself failed; finished runs are kept
+    engine: str = "agents"
 
     @property
     def store(self) -> ExperimentStore:
@@ -257,6 +362,7 @@ def run_experiment(
     replications: int | None = None,
     progress: bool = True,
     experiment_id: str | None = None,
+    engine: str | None = None,
 ) -> ExperimentResult:
     """Run (or resume) a scenario's experiment and store it under ``results/<name>/<id>/``.
 
@@ -264,12 +370,16 @@ def run_experiment(
         scenario: a checked Scenario or the path of a scenario file.
         results: the results root folder.
         executor: ``serial``, ``processes`` or ``dask``.
-        workers: worker processes (default: all cores).
+        workers: worker processes, or the batched engine's threads (default: all cores).
         scheduler: a Dask scheduler address (``dask`` only; default: a local cluster).
         resume: True for the latest experiment of this scenario, or an experiment id.
-        replications: override the scenario's replications (a new experiment only).
+        replications: override the scenario's number of replications (a new experiment only).
         progress: show progress on stderr.
         experiment_id: name the experiment folder (default: the UTC time).
+        engine: ``auto``, ``agents`` or ``batched`` (default: the scenario's ``outputs.engine``).
+
+    Raises:
+        StorageFull: the disk filled up; finished chunks are kept and ``resume`` completes the rest.
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
@@ -279,40 +389,116 @@ def run_experiment(
         scenario = replace(scenario, replications=replications)
         from sim.scenario.design import check_size
 
-        check_size(None, scenario.n_runs, lambda key: (str(scenario.path), None))
+        check_size(None, scenario.n_runs, lambda key: (str(scenario.path), None), scenario.outputs.record)
+    if engine is not None and engine not in ENGINES:
+        raise InputError(f"unknown engine {engine!r} (expected one of: {', '.join(ENGINES)})", key="--engine")
     workers = workers or os.cpu_count() or 1
-    scenario_root = Path(results) / scenario.name
-    store = _open_store(scenario, scenario_root, resume, experiment_id)
+    store = _open_store(scenario, Path(results) / scenario.name, resume, experiment_id)
+    try:
+        return _run(scenario, store, executor, workers, scheduler, progress, engine or scenario.outputs.engine)
+    except OSError as err:
+        if not _disk_full(err):
+            raise
+        with contextlib.suppress(OSError):
+            store.update_manifest(status="partial", finished=now(), disk_full=str(err))
+        raise StorageFull(store.folder, err.strerror or str(err)) from None
+
+
+def _run(scenario: Scenario, store: ExperimentStore, executor: str, workers: int, scheduler: str | None,
+         progress: bool, engine: str) -> ExperimentResult:
     tasks = plan_runs(scenario)
     done = store.finished()
     todo = [t for t in tasks if t.run not in done]
+    chosen = "batched" if engine == "batched" or (engine == "auto" and scenario.n_runs > 1) else "agents"
     started = time.perf_counter()
-    failed = 0  # in this session (earlier failures are in `todo` again: resume retries them)
     bar = Progress(len(tasks), len(tasks) - len(todo), progress)
-    interrupted, where, broken = False, "", None
+    state = _Session(bar)
     payload = replace(scenario, sources=[])  # what workers need, without file texts
     try:
-        with open_executor(executor, workers, scheduler) as (pool, where):
-            futures = [pool.submit(execute_chunk, payload, str(store.folder), chunk)
-                       for chunk in _chunks(todo, workers)]
-            try:
-                for future in as_completed(futures):
-                    records = future.result()
-                    failed += sum(1 for r in records if r["status"] != "ok")
-                    bar.advance(len(records), failed)
-            except KeyboardInterrupt:
-                interrupted = True
-                for future in futures:
-                    future.cancel()
-            except Exception as err:  # the executor itself failed (a worker died, the cluster went away)
-                broken = f"{type(err).__name__}: {err}"
-                for future in futures:
-                    future.cancel()
+        if chosen == "batched":
+            chosen = _run_batched(payload, store, todo, executor, workers, scheduler, state, engine == "auto")
+            if chosen == "agents":  # auto, and the batched engine cannot run this scenario
+                todo = [t for t in tasks if t.run not in store.finished()]
+        if chosen == "agents":
+            _run_agents(payload, store, todo, executor, workers, scheduler, state)
     except KeyboardInterrupt:
-        interrupted = True
+        state.interrupted = True
     finally:
         bar.close()
-    return _finish(scenario, store, tasks, started, where, interrupted, broken)
+    store.update_manifest(engine=chosen)
+    return _finish(scenario, store, tasks, started, state, chosen)
+
+
+@dataclass
+class _Session:
+    """How a session of an experiment went: progress, failures, interrupt, executor failure."""
+
+    bar: Progress
+    failed: int = 0  # in this session (earlier failures are in `todo` again: resume retries them)
+    interrupted: bool = False
+    broken: str | None = None
+    where: str = ""
+
+    def report(self, outcome: dict[str, int]) -> None:
+        self.failed += outcome["failed"]
+        self.bar.advance(outcome["runs"], self.failed)
+
+
+def _run_agents(payload: Scenario, store: ExperimentStore, todo: list[RunTask], executor: str, workers: int,
+                scheduler: str | None, state: _Session) -> None:
+    """The agent engine: chunks of runs, on the executor (small jobs in this process)."""
+    if executor == "processes" and len(todo) < _worth_processes(workers):
+        executor = "serial"
+    with open_executor(executor, workers, scheduler) as (pool, state.where):
+        futures = [pool.submit(execute_chunk, payload, str(store.folder), chunk) for chunk in _chunks(todo, workers)]
+        _collect(futures, state)
+
+
+def _run_batched(payload: Scenario, store: ExperimentStore, todo: list[RunTask], executor: str, workers: int,
+                 scheduler: str | None, state: _Session, fallback: bool) -> str:
+    """The batched engine: chunks of runs as compiled calls, threads in this process (or Dask tasks)."""
+    from sim.experiment.engine import UnsupportedByEngine
+
+    chunks = _batch_chunks(payload, todo)
+    try:
+        if executor == "dask":
+            with open_executor(executor, workers, scheduler) as (pool, where):
+                state.where = f"{where}, batched"
+                _collect([pool.submit(execute_batch, payload, str(store.folder), chunk, 1) for chunk in chunks],
+                         state)
+            return "batched"
+        threads = 1 if executor == "serial" else workers
+        state.where = "in this process, batched" + (f" on {threads} threads" if threads > 1 else "")
+        for chunk in chunks:
+            state.report(execute_batch(payload, str(store.folder), chunk, threads))
+    except UnsupportedByEngine as err:
+        if not fallback:
+            raise InputError(f"the batched engine cannot run this scenario ({err}); use engine: agents",
+                             key="outputs.engine") from None
+        return "agents"
+    return "batched"
+
+
+def _collect(futures: list[Future], state: _Session) -> None:
+    """Wait for the chunks, reporting each; on Ctrl-C or a failed executor cancel what has not started."""
+    try:
+        for future in as_completed(futures):
+            state.report(future.result())
+    except KeyboardInterrupt:
+        state.interrupted = True
+        for future in futures:
+            future.cancel()
+    except Exception as err:  # the executor itself failed (a worker died, the cluster went away)
+        for future in futures:
+            future.cancel()
+        if _disk_full(err):
+            raise
+        state.broken = f"{type(err).__name__}: {err}"
+
+
+def _worth_processes(workers: int) -> int:
+    """Fewer runs than this go serially: starting workers would cost more than it saves (a lot more with spawn)."""
+    return 4 * workers if start_method() == "fork" else 40 * workers
 
 
 def stored_scenario(folder: str | Path) -> Scenario:
@@ -342,6 +528,22 @@ def _chunks(tasks: list[RunTask], workers: int) -> list[list[RunTask]]:
     return [tasks[i:i + size] for i in range(0, len(tasks), size)]
 
 
+#: Rows of table a batched chunk aims at: enough to amortise a chunk, little enough to bound memory.
+BATCH_ROWS = 1_000_000
+
+
+def _batch_chunks(scenario: Scenario, tasks: list[RunTask]) -> list[list[RunTask]]:
+    """Chunks for the batched engine: about BATCH_ROWS rows of table each (every step: ~200 runs; summary: 8,192)."""
+    if not tasks:
+        return []
+    powers = len(scenario.parameters.children("powers"))
+    states = len(scenario.parameters.children("states"))
+    channels = len(recorded_channels(scenario) or ("aid", "drills", "security", "composite"))
+    rows = len(recorded_steps(scenario)) * powers * (states + 1) * channels
+    size = max(16, min(8192, BATCH_ROWS // rows))
+    return [tasks[i:i + size] for i in range(0, len(tasks), size)]
+
+
 def _open_store(scenario: Scenario, scenario_root: Path, resume: bool | str,
                 experiment_id: str | None) -> ExperimentStore:
     if resume:
@@ -356,12 +558,16 @@ def _open_store(scenario: Scenario, scenario_root: Path, resume: bool | str,
                 f"{scenario.fingerprint()}); start a new experiment instead of resuming", key="--resume")
         store.update_manifest(status="running", resumed=now())
         return store
-    folder = scenario_root / (experiment_id or new_experiment_id())
-    suffix = 1
-    while folder.exists():
-        suffix += 1
-        folder = scenario_root / f"{experiment_id or new_experiment_id()}-{suffix}"
-    folder.mkdir(parents=True)
+    scenario_root.mkdir(parents=True, exist_ok=True)
+    name, suffix = experiment_id or new_experiment_id(), 1
+    folder = scenario_root / name
+    while True:  # another `sim run` of the same scenario may take the same id at the same moment
+        try:
+            folder.mkdir()
+            break
+        except FileExistsError:
+            suffix += 1
+            folder = scenario_root / f"{name}-{suffix}"
     store = ExperimentStore(folder)
     root = scenario.sources[-1].path.resolve().parent if scenario.sources else None
     for source in scenario.sources:  # kept with their relative paths, so extends resolves from the store
@@ -376,27 +582,28 @@ def _open_store(scenario: Scenario, scenario_root: Path, resume: bool | str,
         scenario=scenario.name, title=scenario.title, experiment=folder.name, status="running",
         fingerprint=scenario.fingerprint(), root_seed=scenario.seed, replications=scenario.replications,
         design_points=len(scenario.design), runs=scenario.n_runs, period=[scenario.start_label, scenario.end_label],
-        steps=scenario.steps, record=scenario.outputs.record, started=now(), finished=None,
+        steps=scenario.steps, record=scenario.outputs.record, engine=None, started=now(), finished=None,
         scenario_file=str(scenario.path) if scenario.path else None,
         stored_scenario=f"scenario/{scenario.path.name}" if scenario.sources else None, **environment(),
     )
-    point_latest(scenario_root, folder)
     return store
 
 
-def _finish(scenario: Scenario, store: ExperimentStore, tasks: list[RunTask], started: float, where: str,
-            interrupted: bool, executor_error: str | None = None) -> ExperimentResult:
-    store = store.snapshot()  # the workers are done: read the run records once
+def _finish(scenario: Scenario, store: ExperimentStore, tasks: list[RunTask], started: float, state: _Session,
+            engine: str) -> ExperimentResult:
+    store = store.snapshot()  # the workers are done: read the chunk records once
     runs = store.write_runs_table()
     ok = int((runs["status"] == "ok").sum()) if len(runs) else 0
     failed = int((runs["status"] != "ok").sum()) if len(runs) else 0
     complete = ok == len(tasks)
-    if not interrupted and executor_error is None:
+    if not state.interrupted and state.broken is None:
         _exports(scenario, store)
     store.update_manifest(status="complete" if complete else "partial", finished=now(), ok_runs=ok,
-                          failed_runs=failed, interrupted=interrupted, executor_error=executor_error)
+                          failed_runs=failed, interrupted=state.interrupted, executor_error=state.broken)
+    if complete:  # `latest` only ever points at a complete experiment
+        point_latest(store.folder.parent, store.folder)
     return ExperimentResult(store.folder, "complete" if complete else "partial", len(tasks), ok, failed,
-                            time.perf_counter() - started, where, interrupted, executor_error)
+                            time.perf_counter() - started, state.where, state.interrupted, state.broken, engine)
 
 
 def _exports(scenario: Scenario, store: ExperimentStore) -> None:
@@ -411,7 +618,7 @@ def _exports(scenario: Scenario, store: ExperimentStore) -> None:
     elif files and csv == "auto":
         store.update_manifest(csv_skipped=f"{expected_rows:,} rows exceed {CSV_ROW_LIMIT:,}; read the Parquet "
                                           "parts or set outputs.csv: always")
-    if files and scenario.outputs.charts:
+    if files and scenario.outputs.charts and scenario.outputs.record != "summary":  # charts draw time series
         from sim.views.charts import standard_charts
 
         standard_charts(scenario, store)

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.experiment.tidy import TidyColumns, model_columns
+from sim.experiment.tidy import TidyColumns, kept_steps, model_columns
+from sim.model.calendar import parse_quarter
 from sim.model.influence_model import InfluenceModel
 from sim.scenario.load import Scenario
 
@@ -67,22 +68,41 @@ def spun_up_state(scenario: Scenario, overrides: Mapping[str, Any] | None = None
 
 
 def record_every(scenario: Scenario) -> int:
-    """Step stride of the table from ``outputs.record``."""
+    """Step stride of the table from ``outputs.record`` (``summary`` keeps the last step and chosen quarters)."""
     record = scenario.outputs.record
-    return scenario.steps if record == "final" else (1 if record == "every_step" else int(record))
+    return scenario.steps if record in ("final", "summary") else (1 if record == "every_step" else int(record))
+
+
+def recorded_steps(scenario: Scenario) -> np.ndarray:
+    """The steps (0-based) ``outputs.record`` keeps: all, every k-th and the last, or the summary's."""
+    if scenario.outputs.record != "summary":
+        return kept_steps(scenario.steps, record_every(scenario))
+    k = scenario.parameters.value("model.quarters_per_step")
+    chosen = [(parse_quarter(q) - scenario.start) // k for q in scenario.outputs.quarters or []]
+    return np.unique(np.array([*chosen, scenario.steps - 1], dtype=np.int64))
+
+
+def recorded_channels(scenario: Scenario) -> tuple[str, ...] | None:
+    """The output channels ``outputs.record`` keeps: all, or the composite for the summary."""
+    return ("composite",) if scenario.outputs.record == "summary" else None
 
 
 def run_replication(scenario: Scenario, replication: int, seed: int, every: int | None = None,
                     overrides: Mapping[str, Any] | None = None, run: int = 0, point: int = 0,
                     initial_state: tuple[np.ndarray, np.ndarray] | None = None) -> RunResult:
-    """Run one replication to the end of the scenario's period."""
+    """Run one replication to the end of the scenario's period (the Mesa model: the agent engine)."""
     model = build_model(scenario, seed, overrides, initial_state)
     for _ in range(scenario.steps):
         model.step()
-    stride = record_every(scenario) if every is None else every
     entries = [{"scenario": scenario.name, "run": run, "replication": replication, **e}
                for e in model.event_log.entries]
-    return RunResult(model_columns(model, scenario.name, replication, seed, stride, run, point), entries)
+    if every is None and scenario.outputs.record == "summary":
+        columns = model_columns(model, scenario.name, replication, seed, run=run, point=point,
+                                keep=recorded_steps(scenario), channels=recorded_channels(scenario))
+    else:
+        stride = record_every(scenario) if every is None else every
+        columns = model_columns(model, scenario.name, replication, seed, stride, run, point)
+    return RunResult(columns, entries)
 
 
 def run_scenario(scenario: Scenario, replications: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:

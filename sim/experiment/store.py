@@ -3,28 +3,33 @@
 Layout (every file written atomically: temporary name, then rename)::
 
     manifest.json            tool, git commit, Python and package versions, root seed, design,
-                             start/end time, status (running, partial, complete), counts
+                             engine, start/end time, status (running, partial, complete), counts
     scenario/                the scenario files as given (the whole extends chain)
     scenario.resolved.yaml   the scenario after extends and defaults, every parameter value
     design.csv               design points: index, label, variant, parameter values
-    runs/run-NNNNNN.json     one record per finished run: seed, status, error, traceback, timing,
-                             and the run's (short) event log
-    parts/run-NNNNNN.parquet the run's tidy table, written before its record
+    parts/chunk-A-B.parquet  the tidy table (or the summary) of the finished runs A..B of one chunk
+    events/chunk-A-B.parquet their event logs (scheduled and random events)
+    runs/chunk-A-B.json      the chunk's record: per run its point, replication, seed, status, error,
+                             traceback, rows; the engine and timing; written last, it vouches for both
     runs.csv                 all run records as a table (rebuilt at the end and on interrupt)
     influence.csv, events.csv  CSV exports for spreadsheets (skipped for very large experiments)
     overview.png             the standard chart
 
-A run counts as finished only when its record says ``ok``; its part was renamed into place
-before the record was written, so a crash at any moment leaves a consistent store that
-``sim run --resume`` can complete.
+Runs are computed and stored in chunks. A run counts as finished only when its chunk's record
+says ``ok``; the chunk's part and events were renamed into place before the record was written,
+so a crash, an interrupt or a full disk at any moment leaves a consistent store that
+``sim run --resume`` completes, recomputing only runs of unfinished chunks. Experiments stored
+run by run by earlier versions (``runs/run-N.json``, ``parts/run-N.parquet``) are still read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import subprocess
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -37,7 +42,7 @@ from sim.atomic import atomic_write, atomic_write_json, atomic_write_text
 
 #: CSV exports above this many rows are skipped with ``outputs.csv: auto``.
 CSV_ROW_LIMIT = 2_000_000
-PACKAGES = ("mesa", "numpy", "pandas", "pyarrow", "pydantic", "pyyaml", "matplotlib", "scipy")
+PACKAGES = ("mesa", "numba", "numpy", "pandas", "pyarrow", "pydantic", "pyyaml", "matplotlib", "scipy")
 
 
 def now() -> str:
@@ -69,31 +74,43 @@ def environment() -> dict[str, Any]:
             "platform": platform.platform(), "packages": versions}
 
 
+#: Per-run fields of a chunk record, stored as parallel lists.
+RUN_FIELDS = ("run", "point", "replication", "seed", "status", "rows", "error", "traceback", "seconds")
+
+
 class ExperimentStore:
     """Reads and writes one experiment folder.
 
-    Reading the run records means one small file per run; :meth:`snapshot` reads them once
+    Reading the chunk records means one small file per chunk; :meth:`snapshot` reads them once
     for code that looks at a finished experiment many times (exports, charts).
     """
 
-    def __init__(self, folder: str | Path, records: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, folder: str | Path, chunks: list[dict[str, Any]] | None = None) -> None:
         self.folder = Path(folder)
-        self._records = records  # a snapshot, or None to read from disk each time
+        self._chunks = chunks  # a snapshot, or None to read from disk each time
 
     def snapshot(self) -> ExperimentStore:
-        """A read-only view with the run records read once (for a finished experiment)."""
-        return ExperimentStore(self.folder, self.records())
+        """A read-only view with the chunk records read once (for a finished experiment)."""
+        return ExperimentStore(self.folder, self.chunks())
 
     # -- paths ---------------------------------------------------------------------------
     @property
     def manifest_path(self) -> Path:
         return self.folder / "manifest.json"
 
-    def part_path(self, run: int) -> Path:
-        return self.folder / "parts" / f"run-{run:06d}.parquet"
+    @staticmethod
+    def chunk_name(runs: list[int]) -> str:
+        """A chunk's name from its first and last run: ``chunk-0000000-0000015``."""
+        return f"chunk-{min(runs):07d}-{max(runs):07d}"
 
-    def record_path(self, run: int) -> Path:
-        return self.folder / "runs" / f"run-{run:06d}.json"
+    def part_path(self, chunk: str) -> Path:
+        return self.folder / "parts" / f"{chunk}.parquet"
+
+    def events_path(self, chunk: str) -> Path:
+        return self.folder / "events" / f"{chunk}.parquet"
+
+    def record_path(self, chunk: str) -> Path:
+        return self.folder / "runs" / f"{chunk}.json"
 
     # -- manifest ----------------------------------------------------------------------------
     def manifest(self) -> dict[str, Any]:
@@ -105,51 +122,71 @@ class ExperimentStore:
         atomic_write_json(self.manifest_path, data)
         return data
 
-    # -- runs ------------------------------------------------------------------------------
-    def write_run(self, record: dict[str, Any], table: Any | None) -> None:
-        """Put a finished run on disk: its table (an Arrow table) first, then the record that vouches for it."""
+    # -- chunks ------------------------------------------------------------------------------
+    def write_chunk(self, record: dict[str, Any], table: Any | None, events: Any | None) -> None:
+        """Put a finished chunk on disk: its table and events (Arrow tables), then the record vouching for them."""
         import pyarrow.parquet as pq
 
-        run = int(record["run"])
+        name = record["chunk"]
         if table is not None:
-            atomic_write(self.part_path(run), lambda tmp: pq.write_table(table, tmp))
-        atomic_write_json(self.record_path(run), record)
+            atomic_write(self.part_path(name), lambda tmp: pq.write_table(table, tmp))
+        if events is not None:
+            atomic_write(self.events_path(name), lambda tmp: pq.write_table(events, tmp))
+        atomic_write_json(self.record_path(name), record)
 
-    def records(self) -> list[dict[str, Any]]:
-        """Every run record on disk, by run id (unreadable leftovers are ignored)."""
-        if self._records is not None:
-            return self._records
+    def chunks(self) -> list[dict[str, Any]]:
+        """Every chunk record on disk, in run order (unreadable leftovers are ignored)."""
+        if self._chunks is not None:
+            return self._chunks
         out = []
         folder = self.folder / "runs"
         if folder.is_dir():
-            for path in sorted(folder.glob("run-*.json")):
+            for path in sorted(folder.glob("*.json")):
                 try:
-                    out.append(json.loads(path.read_text(encoding="utf-8")))
+                    data = json.loads(path.read_text(encoding="utf-8"))
                 except (OSError, json.JSONDecodeError):
                     continue
-        return sorted(out, key=lambda r: r["run"])
+                out.append(data if "chunk" in data else _legacy_chunk(data))
+        return sorted(out, key=lambda c: min(c["run"]) if c["run"] else -1)
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every run record, by run id; a run that failed and was later finished shows as finished."""
+        best: dict[int, dict[str, Any]] = {}
+        for chunk in self.chunks():
+            for i, run in enumerate(chunk["run"]):
+                record = {name: chunk[name][i] for name in RUN_FIELDS if name in chunk}
+                record.update(chunk=chunk["chunk"], engine=chunk.get("engine"), started=chunk.get("started"),
+                              finished=chunk.get("finished"))
+                if run not in best or record["status"] == "ok":
+                    best[run] = record
+        return [best[run] for run in sorted(best)]
 
     def finished(self) -> set[int]:
-        """Runs whose record says ok and whose part is present."""
-        return {r["run"] for r in self.records()
-                if r.get("status") == "ok" and (r.get("rows", 0) == 0 or self.part_path(r["run"]).exists())}
+        """Runs whose record says ok and whose chunk part is present."""
+        done: set[int] = set()
+        for chunk in self.chunks():
+            present = self.part_path(chunk["chunk"]).exists()
+            done.update(run for run, status, rows in zip(chunk["run"], chunk["status"], chunk["rows"])
+                        if status == "ok" and (rows == 0 or present))
+        return done
 
     def ok_rows(self) -> int:
-        """Rows of the tidy table over all finished runs (from the records, without reading parts)."""
-        done = self.finished()
-        return sum(r.get("rows", 0) for r in self.records() if r["run"] in done)
+        """Rows of the table over all finished runs (from the records, without reading parts)."""
+        return sum(rows for chunk in self.chunks() for status, rows in zip(chunk["status"], chunk["rows"])
+                   if status == "ok")
 
     def runs_table(self) -> pd.DataFrame:
         records = self.records()
         if not records:
             return pd.DataFrame(columns=["run", "point", "replication", "seed", "status"])
-        flat = []
-        for r in records:
-            row = {k: v for k, v in r.items() if k not in ("parameters", "traceback", "events")}
-            row.update({f"param:{k}": v for k, v in (r.get("parameters") or {}).items()})
-            row["traceback"] = (r.get("traceback") or "")[-2000:]
-            flat.append(row)
-        return pd.DataFrame(flat)
+        table = pd.DataFrame(records)
+        table["traceback"] = table["traceback"].fillna("").astype(str).str[-2000:]
+        design = self.folder / "design.csv"
+        if design.exists():
+            points = pd.read_csv(design)
+            params = points[["point", *[c for c in points.columns if c.startswith("param:")]]]
+            table = table.merge(params, on="point", how="left")
+        return table
 
     def write_runs_table(self) -> pd.DataFrame:
         table = self.runs_table()
@@ -157,16 +194,24 @@ class ExperimentStore:
         return table
 
     # -- reading results -----------------------------------------------------------------------
-    def part_files(self, runs: list[int] | None = None) -> list[Path]:
-        ids = runs if runs is not None else sorted(self.finished())
-        return [self.part_path(r) for r in ids if self.part_path(r).exists()]
+    def part_files(self) -> list[Path]:
+        """The parts of every chunk with a finished run, in run order."""
+        files = []
+        for chunk in self.chunks():
+            path = self.part_path(chunk["chunk"])
+            if any(status == "ok" for status in chunk["status"]) and path.exists():
+                files.append(path)
+        return files
 
     def table(self, columns: list[str] | None = None, filters: Any = None,
               runs: list[int] | None = None) -> pd.DataFrame:
         """The tidy table of finished runs (optionally some columns or rows), in run order."""
         import pyarrow.dataset as ds
 
-        files = self.part_files(runs)
+        files = self.part_files()
+        if runs is not None:
+            wanted = ds.field("run").isin(list(runs))
+            filters = wanted if filters is None else filters & wanted
         if not files:
             return pd.DataFrame()
         data = ds.dataset([str(f) for f in files], format="parquet").to_table(columns=columns, filter=filters)
@@ -179,9 +224,15 @@ class ExperimentStore:
         """The event logs of all finished runs, in run order."""
         from sim.experiment.runner import EVENT_COLUMNS
 
-        done = self.finished()
-        rows = [e for r in self.records() if r["run"] in done for e in r.get("events", [])]
-        return pd.DataFrame(rows, columns=EVENT_COLUMNS)
+        frames = []
+        for chunk in self.chunks():
+            if "events" in chunk:  # an experiment stored run by run by an earlier version
+                frames.append(pd.DataFrame(chunk["events"], columns=EVENT_COLUMNS))
+            elif self.events_path(chunk["chunk"]).exists():
+                frames.append(pd.read_parquet(self.events_path(chunk["chunk"])))
+        if not frames:
+            return pd.DataFrame(columns=EVENT_COLUMNS)
+        return pd.concat(frames, ignore_index=True)[EVENT_COLUMNS]
 
     def export_csv(self, name: str, files: list[Path]) -> int:
         """Stream parquet parts into one CSV (bounded memory); returns rows written."""
@@ -202,6 +253,14 @@ class ExperimentStore:
         atomic_write_text(self.folder / relative, text)
 
 
+def _legacy_chunk(record: dict[str, Any]) -> dict[str, Any]:
+    """A run record of an experiment stored run by run (earlier versions), as a one-run chunk."""
+    chunk = {name: [record.get(name)] for name in RUN_FIELDS}
+    chunk.update(chunk=f"run-{int(record['run']):06d}", engine="agents", started=record.get("started"),
+                 finished=record.get("finished"), events=record.get("events", []))
+    return chunk
+
+
 def latest_experiment(scenario_folder: Path) -> Path | None:
     """The most recent experiment folder of a scenario (ids sort by time)."""
     if not scenario_folder.is_dir():
@@ -212,12 +271,53 @@ def latest_experiment(scenario_folder: Path) -> Path | None:
 
 
 def point_latest(scenario_folder: Path, experiment: Path) -> None:
-    """Keep ``results/<scenario>/latest`` pointing at the newest experiment (where symlinks work)."""
+    """Point ``results/<scenario>/latest`` at a complete experiment, unless a newer complete one has it.
+
+    Called when an experiment completes. Two runs finishing at once each replace the link
+    atomically (a private temporary name, then rename) under a lock, and the newer experiment
+    id wins whatever the order they finish in.
+    """
     link = scenario_folder / "latest"
+    with _latest_lock(scenario_folder):
+        current = _latest_target(scenario_folder)
+        if current is not None and current != experiment.name and current > experiment.name and \
+                _is_complete(scenario_folder / current):
+            return
+        try:
+            tmp = scenario_folder / f".latest.{os.getpid()}.tmp"
+            tmp.unlink(missing_ok=True)
+            tmp.symlink_to(experiment.name, target_is_directory=True)
+            os.replace(tmp, link)
+        except OSError:
+            atomic_write_text(scenario_folder / "LATEST", experiment.name + "\n")
+
+
+def _latest_target(scenario_folder: Path) -> str | None:
+    link = scenario_folder / "latest"
+    if link.is_symlink():
+        return os.readlink(link)
+    marker = scenario_folder / "LATEST"
+    return marker.read_text(encoding="utf-8").strip() if marker.exists() else None
+
+
+def _is_complete(folder: Path) -> bool:
     try:
-        tmp = scenario_folder / ".latest.tmp"
-        tmp.unlink(missing_ok=True)
-        tmp.symlink_to(experiment.name, target_is_directory=True)
-        os.replace(tmp, link)
-    except OSError:
-        atomic_write_text(scenario_folder / "LATEST", experiment.name + "\n")
+        return json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("status") == "complete"
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
+@contextlib.contextmanager
+def _latest_lock(scenario_folder: Path) -> Iterator[None]:
+    """An exclusive lock on the scenario folder's ``latest`` (where the platform has ``fcntl``)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: the atomic rename alone
+        yield
+        return
+    fd = os.open(scenario_folder, os.O_RDONLY)  # the folder itself: no lock file to leave behind
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock

@@ -1,10 +1,10 @@
 """The agents: great powers that allocate effort, and states that take it up.
 
-State is kept in the model's arrays (so the mechanisms stay vectorised and fast); each
+State is kept in the model's arrays (so the compiled mechanisms run on whole arrays); each
 agent is the named handle on its row or column of those arrays. A Power makes its own
-allocation decision each quarter; States' uptake is computed for all states at once by
-the model's vectorised submodels (demand, receptivity, the contest for demand), see
-docs/odd.md.
+allocation decision each quarter (the compiled :func:`sim.model.step.power_allocation`, the
+same function the batched engine calls); States' uptake is computed for all states at once by
+the model's submodels (demand, receptivity, the contest for demand), see docs/odd.md.
 
 Agents read the model through :class:`ModelView`, the few attributes they need, so this
 module does not import the model (which imports the agents).
@@ -18,6 +18,7 @@ import mesa
 import numpy as np
 
 from sim.model import mechanisms as mech
+from sim.model import step as phases
 from sim.model.events import ActionQueue
 from sim.model.world import World
 
@@ -72,18 +73,11 @@ class Power(Actor):
         where a rival challenges it, and adds its one-off actions due this step. Writes the
         power's row of ``model.allocation`` (channel units per step).
         """
-        model, world, p = self.model, self.model.world, self.index
-        row = slice(p, p + 1)
-        weights = mech.allocation_weights(world.priority[row], model.receptivity[row], world.responsiveness,
-                                          model.opening[row])
-        budget = model.budget[row] * model.step_quarters
-        shift = mech.channel_shift(weights, model.opening[row], budget > 0, world.channel_shift)
-        amounts = mech.allocate(budget, world.capacity[row], weights, model.reaction_boost[row], shift)[0]
+        model, p = self.model, self.index
+        weights, amounts = phases.power_allocation(model.world.table, 0, p, model.opening, model.reaction_boost,
+                                                   model.budget, model.step_quarters)
         for state, channel, amount in model.actions.take(p, model.step_quarters):
-            if state is None:
-                amounts[:, channel] += amount * weights[0, :, channel]
-            else:
-                amounts[state, channel] += amount
+            phases.add_action(amounts, weights, -1 if state is None else state, channel, amount)
         model.allocation[p] = amounts
 
 
@@ -105,5 +99,5 @@ class State(Actor):
     @property
     def dominant_power(self) -> str:
         """The power with the largest composite influence here."""
-        composite = mech.composite(self.influence, self.model.world.channel_weights)
+        composite = mech.composite(self.model.stocks, self.model.world.table.channel_weights[0])[:, self.index]
         return self.model.world.powers[int(np.argmax(composite))]

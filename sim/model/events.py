@@ -15,11 +15,16 @@ the concrete paths each :class:`ParameterEffect` carries, so applying one needs 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim.model.calendar import format_quarter
+from sim.model.mechanisms import CHANNELS
 from sim.model.parameters import ParameterSet
+
+if TYPE_CHECKING:
+    from sim.model.world import World
 
 OPERATIONS = ("set", "scale", "add")
 
@@ -137,3 +142,70 @@ class ActionQueue:
     def purge(self) -> None:
         """Forget actions fully delivered."""
         self.items = [item for item in self.items if item.quarters_left > 0]
+
+
+@dataclass
+class FiredEvents:
+    """What the events of one step did besides queueing actions."""
+
+    changed: bool  # a parameter changed: the world must be rebuilt
+    rises: list[tuple[list[int], float]]  # border tension rises: (state indices, amount), in firing order
+
+
+class EventScheduler:
+    """Fires a run's dated events step by step: parameter changes and their reverts, actions, clashes.
+
+    The Mesa model fires its events through one scheduler per run; the batched engine replays
+    the same scheduler once per design point (events are the same for every replication of a
+    point) and records what each step brings. Parameters are changed in place: pass the run's
+    own copy.
+    """
+
+    def __init__(self, parameters: ParameterSet, events: Sequence[Event], actions: ActionQueue,
+                 log: EventLog) -> None:
+        self.parameters = parameters
+        self.events = sorted(events, key=lambda e: e.date)
+        self.actions = actions
+        self.log = log
+        self._next_event = 0
+        self._reverts: list[tuple[int, str, Any]] = []  # (quarter to revert at, path, previous value)
+
+    def fire(self, step: int, first: int, end: int, world: World) -> FiredEvents:
+        """Apply events dated in quarters [first, end) and revert those whose time is up.
+
+        ``world`` is the world in effect before this step's events (actions and clashes are
+        resolved against it); rebuild the world afterwards if ``changed``.
+        """
+        fired = FiredEvents(self._revert_due(end), [])
+        while self._next_event < len(self.events) and self.events[self._next_event].date < end:
+            event = self.events[self._next_event]
+            self._next_event += 1
+            if event.date >= first:  # an event dated before the run's start is not applied
+                fired.changed = self._apply_event(step, event, world, fired.rises) or fired.changed
+        return fired
+
+    def _revert_due(self, end: int) -> bool:
+        """Undo temporary changes whose ``until`` has passed; True if any parameter changed."""
+        due = [r for r in self._reverts if r[0] < end]
+        if not due:
+            return False
+        self._reverts = [r for r in self._reverts if r[0] >= end]
+        for _, path, previous in due:
+            self.parameters.set_unchecked(path, previous)
+        return True
+
+    def _apply_event(self, step: int, event: Event, world: World, rises: list[tuple[list[int], float]]) -> bool:
+        """Apply one event's effects; True if it changed a parameter."""
+        for effect in event.parameter_effects:
+            for path, previous in apply_parameter_effect(self.parameters, effect):
+                if event.until is not None:
+                    self._reverts.append((event.until + 1, path, previous))
+        for action in event.actions:
+            self.actions.add(PendingAction(
+                world.powers.index(action.power), None if action.state is None else world.states.index(action.state),
+                CHANNELS.index(action.channel), action.amount / action.over, action.over,
+            ))
+        for group in event.clashes:  # each state once, however often the group names it
+            rises.append((list(dict.fromkeys(world.states.index(state) for state in group)), world.clash_tension))
+        self.log.add(step, event.date, "scheduled", event.id, event.title)
+        return bool(event.parameter_effects)

@@ -13,6 +13,10 @@ Each step is one quarter by default. In each step, in this order:
 5. random events are drawn from the model's generator: protests against a resented power,
    border clashes that raise security demand;
 6. the state of the world is recorded into preallocated arrays.
+
+The arithmetic of each phase is compiled (:mod:`sim.model.step`, which calls the mechanisms of
+:mod:`sim.model.mechanisms`); the batched engine (:mod:`sim.experiment.engine`) runs the same
+compiled phases for many replications at once and gives the same numbers.
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ import mesa
 import numpy as np
 
 from sim.model import mechanisms as mech
+from sim.model import step as phases
 from sim.model.agents import Power, State
 from sim.model.calendar import format_quarter, parse_quarter
-from sim.model.events import ActionQueue, Event, EventLog, PendingAction, apply_parameter_effect
+from sim.model.events import ActionQueue, Event, EventLog, EventScheduler
 from sim.model.parameters import ParameterSet, default_parameters
 from sim.model.world import World, build_world
 
@@ -65,11 +70,9 @@ class InfluenceModel(mesa.Model):
         self.world: World = build_world(self.parameters)
         self.start_quarter = parse_quarter(start) if isinstance(start, str) else int(start)
         self.step_quarters = self.world.quarters_per_step
-        self.events = sorted(events, key=lambda e: e.date)
         self.event_log = EventLog()
         self.actions = ActionQueue()
-        self._next_event = 0
-        self._reverts: list[tuple[int, str, Any]] = []  # (quarter to revert at, path, previous value)
+        self.scheduler = EventScheduler(self.parameters, events, self.actions, self.event_log)
 
         P, S, C = len(self.world.powers), len(self.world.states), len(mech.CHANNELS)
         for i, key in enumerate(self.world.powers):
@@ -115,42 +118,22 @@ class InfluenceModel(mesa.Model):
         self._random_events(first)
         self._record()
 
+    @property
+    def receptivity(self) -> np.ndarray:
+        """(P,S,C) how much of each power's offer each state takes up (fixed until the world changes)."""
+        return self.world.receptivity
+
     def _perceive(self, quarter: int) -> None:
-        """States' threat, demand and receptivity; balancing; openings, rivals' reactions, budgets."""
-        w = self.world
-        self.threat = mech.threat_level(w.afghan_exposure, w.afghan_instability, self.tension)
-        self.demand = mech.channel_demand(w.demand_base, self.threat, w.threat_weight, w.need, w.need_weight)
-        self.receptivity = mech.receptivity(
-            w.institutional, w.acceptance, w.regime_insecurity, w.regime_alignment, w.regime_weight, w.aversion,
-            w.credibility, w.credibility_weight,
-        )
-        self.composite = mech.composite(self.stocks, w.channel_weights)
-        self.composite_share = mech.shares(self.composite)
-        self.discount = mech.balancing_discount(self.composite_share, w.balancing_strength, w.balancing_threshold)
-        self.opening = mech.openings(self.stocks, self.level, self.demand, w.unmet_weight, w.retreat_weight,
-                                     w.saturation_weight)
-        self.reaction_boost = mech.rival_reaction(
-            self.stocks, w.reactor, w.rival, w.trigger_channel, w.response_channel, w.reaction_threshold,
-            w.reaction_strength, w.reaction_mask,
-        )
-        self.budget = w.budget * mech.budget_trend(w.trend, (quarter - w.trends_from) / 4.0)
+        """States' threat and demand; balancing; openings, rivals' reactions, budgets (:func:`step.perceive`)."""
+        (self.threat, self.demand, self.composite, self.composite_share, self.discount, self.opening,
+         self.reaction_boost, self.budget) = phases.perceive(self.world.table, 0, self.stocks, self.level,
+                                                             self.tension, quarter)
 
     def _absorb(self) -> None:
-        """States take up what arrived: ties lapse and offers contest the room left (per step of k quarters)."""
-        w, k = self.world, self.step_quarters
-        decay = w.effective_decay
-        if k != 1:
-            decay = 1.0 - (1.0 - decay) ** k
-            growth = 1.0 - (1.0 - w.growth) ** k
-            size = w.absorptive_size * k
-            memory = 1.0 - (1.0 - w.memory) ** k
-        else:
-            growth, size, memory = w.growth, w.absorptive_size, w.memory
-        offer = mech.effective_offer(self.allocation, size, self.receptivity, self.discount)
-        self.level = mech.recent_level(self.level, self.stocks, memory)
-        self.stocks = mech.contest_update(self.stocks, offer, self.demand, growth, w.half_saturation, decay,
-                                          w.decisiveness)
-        self.tension = mech.relax_tension(self.tension, 1.0 - (1.0 - w.tension_decay) ** k)
+        """States take up what arrived: ties lapse and offers contest the room left (:func:`step.absorb`)."""
+        self.stocks, self.level, self.tension = phases.absorb(
+            self.world.table, 0, self.step_quarters, self.allocation, self.discount, self.demand, self.stocks,
+            self.level, self.tension)
 
     def _random_events(self, quarter: int) -> None:
         """Protests and border clashes, drawn from the model's own generator.
@@ -158,29 +141,22 @@ class InfluenceModel(mesa.Model):
         The same number of draws is taken every step whatever happens, so one random event
         does not shift the stream of those that follow.
         """
-        w, k = self.world, self.step_quarters
+        w = self.world
         protest_draw = self.rng.random(self.stocks.shape[:2])
         clash_draw = self.rng.random(len(w.border_pairs))
-        chance = 1.0 - (1.0 - mech.protest_probability(w.aversion, self.composite_share, w.protest_base)) ** k
-        fired = protest_draw < chance
-        if fired.any():
-            self.stocks = mech.apply_setback(self.stocks, fired, w.protest_setback)
-            for p, s in zip(*np.nonzero(fired), strict=True):
-                self.event_log.add(self.steps, quarter, "random", "protest",
-                                   f"Protests against {w.power_names[p]} in {w.state_names[s]}")
-        clash_chance = 1.0 - (1.0 - w.clash_probability) ** k
-        for b in np.nonzero(clash_draw < clash_chance)[0]:
-            i, j = w.border_pairs[b]
-            self.tension[[i, j]] += w.clash_tension
-            self.event_log.add(self.steps, quarter, "random", "border_clash",
-                               f"Border clash between {w.state_names[i]} and {w.state_names[j]}")
+        self.stocks, self.tension, fired, clashed = phases.random_events(
+            w.table, 0, self.step_quarters, self.stocks, self.tension, self.composite_share, protest_draw, clash_draw)
+        for p, s in zip(*np.nonzero(fired), strict=True):
+            self.event_log.add(self.steps, quarter, "random", "protest", protest_title(w, p, s))
+        for b in np.nonzero(clashed)[0]:
+            self.event_log.add(self.steps, quarter, "random", "border_clash", clash_title(w, b))
 
     def _record(self) -> None:
         t = self.steps - 1
         if t >= len(self.influence_history):
             self._grow_records()
         self.influence_history[t] = self.stocks
-        self.composite_history[t] = mech.composite(self.stocks, self.world.channel_weights)
+        self.composite_history[t] = mech.composite(self.stocks, self.world.table.channel_weights[0])
         self.threat_history[t] = self.threat
         self.demand_history[t] = self.demand
 
@@ -207,40 +183,26 @@ class InfluenceModel(mesa.Model):
             self._absorb()
 
     # -- events ------------------------------------------------------------------------------
+    @property
+    def events(self) -> list[Event]:
+        """The scheduled events, by date."""
+        return self.scheduler.events
+
     def _fire_events(self, first: int, end: int) -> None:
         """Apply events dated in quarters [first, end) and revert those whose time is up."""
-        changed = self._revert_due(end)
-        while self._next_event < len(self.events) and self.events[self._next_event].date < end:
-            event = self.events[self._next_event]
-            self._next_event += 1
-            if event.date >= first:  # an event dated before the run's start is not applied
-                changed = self._apply_event(event) or changed
-        if changed:
+        fired = self.scheduler.fire(self.steps, first, end, self.world)
+        for states, amount in fired.rises:
+            self.tension[states] += amount
+        if fired.changed:
             self.world = build_world(self.parameters)
 
-    def _revert_due(self, end: int) -> bool:
-        """Undo temporary changes whose ``until`` has passed; True if any parameter changed."""
-        due = [r for r in self._reverts if r[0] < end]
-        if not due:
-            return False
-        self._reverts = [r for r in self._reverts if r[0] >= end]
-        for _, path, previous in due:
-            self.parameters.set_unchecked(path, previous)
-        return True
 
-    def _apply_event(self, event: Event) -> bool:
-        """Apply one event's effects; True if it changed a parameter."""
-        for effect in event.parameter_effects:
-            for path, previous in apply_parameter_effect(self.parameters, effect):
-                if event.until is not None:
-                    self._reverts.append((event.until + 1, path, previous))
-        w = self.world
-        for action in event.actions:
-            self.actions.add(PendingAction(
-                w.powers.index(action.power), None if action.state is None else w.states.index(action.state),
-                mech.CHANNELS.index(action.channel), action.amount / action.over, action.over,
-            ))
-        for group in event.clashes:
-            self.tension[[w.states.index(state) for state in group]] += w.clash_tension
-        self.event_log.add(self.steps, event.date, "scheduled", event.id, event.title)
-        return bool(event.parameter_effects)
+def protest_title(world: World, p: int, s: int) -> str:
+    """The event log's line for protests against power ``p`` in state ``s``."""
+    return f"Protests against {world.power_names[p]} in {world.state_names[s]}"
+
+
+def clash_title(world: World, b: int) -> str:
+    """The event log's line for a clash on disputed border ``b``."""
+    i, j = world.border_pairs[b]
+    return f"Border clash between {world.state_names[i]} and {world.state_names[j]}"

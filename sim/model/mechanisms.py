@@ -1,8 +1,14 @@
-"""The model's mechanisms as pure numpy functions.
+"""The model's mechanisms as pure functions, compiled where they run every step.
 
 Every function takes arrays and returns new arrays; none reads the model or the random
-generator, so each can be tested alone and reused by the Mesa model, the batch runner, the
-dashboard and the benchmark. Axis conventions throughout:
+generator, so each can be tested alone and reused by the Mesa model, the batched engine, the
+dashboard and the benchmark. Each equation is written here once. The functions the step calls
+are compiled with numba (``@compiled``: ``numba.njit(cache=True)``, see :mod:`sim.model.jit`)
+and written as loops over one replication's arrays; the Mesa model calls them through the step
+phases of :mod:`sim.model.step`, and so does the batched engine's loop over replications, so
+both run the very same machine code. The functions used when a world is built (institutions,
+neutrality, receptivity, development need, debt) and the output indicators over many steps
+(concentration, regional means) stay plain numpy. Axis conventions throughout:
 
 * ``P`` powers, ``S`` states, ``C`` channels (``aid``, ``drills``, ``security`` in that order);
 * ``stocks[p, s, c]`` is the influence stock of power ``p`` in state ``s`` through channel ``c``:
@@ -16,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
+
+from sim.model.jit import compiled
 
 Array = NDArray[np.float64]
 
@@ -91,6 +99,7 @@ def receptivity(
     return institutional * acceptance * regime * sentiment * trust[:, None, :]
 
 
+@compiled
 def channel_demand(base: Array, threat: Array, threat_weight: Array, need: Array, need_weight: Array) -> Array:
     """A state's finite demand for outside ties in each channel, as a share in [0, 1).
 
@@ -102,8 +111,13 @@ def channel_demand(base: Array, threat: Array, threat_weight: Array, need: Array
     stocks of all powers in a state and channel share this demand (:func:`contest_update`).
     Shapes: base, threat_weight, need_weight (C,); threat, need (S,) -> (S,C).
     """
-    drive = threat[:, None] * threat_weight[None, :] + need[:, None] * need_weight[None, :]
-    return 1.0 - (1.0 - base[None, :]) * np.exp(-drive)
+    S, C = threat.shape[0], base.shape[0]
+    out = np.empty((S, C))
+    for s in range(S):
+        for c in range(C):
+            drive = threat[s] * threat_weight[c] + need[s] * need_weight[c]
+            out[s, c] = 1.0 - (1.0 - base[c]) * np.exp(-drive)
+    return out
 
 
 def development_need(gdp_per_capita: Array, reference: float) -> Array:
@@ -111,6 +125,7 @@ def development_need(gdp_per_capita: Array, reference: float) -> Array:
     return 1.0 - np.minimum(1.0, gdp_per_capita / reference)
 
 
+@compiled
 def recent_level(level: Array, stocks: Array, memory: float) -> Array:
     """What powers remember of each stock: ``L' = (1 - m) L + m X`` (exponential smoothing).
 
@@ -120,6 +135,7 @@ def recent_level(level: Array, stocks: Array, memory: float) -> Array:
     return (1.0 - memory) * level + memory * stocks
 
 
+@compiled
 def openings(
     stocks: Array, level: Array, demand: Array, unmet_weight: float, retreat_weight: float, saturation_weight: float,
 ) -> Array:
@@ -134,13 +150,26 @@ def openings(
     and away from where their own stock already fills the demand. Shapes: stocks, level
     (P,S,C); demand (S,C) -> (P,S,C).
     """
-    unmet = np.maximum(0.0, demand - stocks.sum(axis=0))  # (S,C)
-    retreat = np.maximum(0.0, level - stocks)  # (P,S,C)
-    rivals_retreat = retreat.sum(axis=0, keepdims=True) - retreat
-    signal = unmet_weight * unmet[None] + retreat_weight * rivals_retreat - saturation_weight * stocks
-    return np.maximum(0.0, 1.0 + signal / np.maximum(demand, 1e-9)[None])
+    P, S, C = stocks.shape
+    out = np.empty((P, S, C))
+    retreat = np.empty(P)
+    for s in range(S):
+        for c in range(C):
+            held, retreat_total = 0.0, 0.0
+            for p in range(P):
+                held += stocks[p, s, c]
+                retreat[p] = max(0.0, level[p, s, c] - stocks[p, s, c])
+                retreat_total += retreat[p]
+            unmet = max(0.0, demand[s, c] - held)
+            scale = max(demand[s, c], 1e-9)
+            for p in range(P):
+                rivals_retreat = retreat_total - retreat[p]
+                signal = unmet_weight * unmet + retreat_weight * rivals_retreat - saturation_weight * stocks[p, s, c]
+                out[p, s, c] = max(0.0, 1.0 + signal / scale)
+    return out
 
 
+@compiled
 def allocation_weights(priority: Array, receptivity: Array, responsiveness: float, opening: Array) -> Array:
     """Shares of each power's channel budget that go to each state.
 
@@ -151,12 +180,24 @@ def allocation_weights(priority: Array, receptivity: Array, responsiveness: floa
     (P,S,C) -> (P,S,C), summing to 1 over states (0 where a power gives a channel no priority
     anywhere).
     """
-    attraction = priority * receptivity**responsiveness if responsiveness else priority.copy()
-    attraction = attraction * opening
-    total = attraction.sum(axis=1, keepdims=True)
-    return np.divide(attraction, total, out=np.zeros_like(attraction), where=total > 0)
+    P, S, C = priority.shape
+    out = np.empty((P, S, C))
+    for p in range(P):
+        for c in range(C):
+            total = 0.0
+            for s in range(S):
+                if priority[p, s, c] == 0.0:  # no priority: nothing to weigh (and no power to compute)
+                    out[p, s, c] = 0.0
+                    continue
+                lean = receptivity[p, s, c] ** responsiveness if responsiveness != 0 else 1.0
+                out[p, s, c] = priority[p, s, c] * lean * opening[p, s, c]
+                total += out[p, s, c]
+            for s in range(S):
+                out[p, s, c] = out[p, s, c] / total if total > 0 else 0.0
+    return out
 
 
+@compiled
 def channel_shift(weights: Array, opening: Array, active: NDArray[np.bool_], strength: float) -> Array:
     """How a power moves effort between channels towards the better openings, within its budget.
 
@@ -166,17 +207,32 @@ def channel_shift(weights: Array, opening: Array, active: NDArray[np.bool_], str
     so effort moves between channels without growing (up to ``phi`` of a channel's budget
     per unit of relative advantage). Shapes: weights, opening (P,S,C); active (P,C) -> (P,C).
     """
-    seen = (weights * opening).sum(axis=1)  # (P,C)
-    count = active.sum(axis=1, keepdims=True)
-    mean = np.divide((seen * active).sum(axis=1, keepdims=True), count, out=np.ones_like(seen[:, :1]),
-                     where=count > 0)
-    relative = np.divide(seen - mean, mean, out=np.zeros_like(seen), where=mean > 0)
-    shift = np.maximum(0.0, 1.0 + strength * relative)
-    mean_shift = np.divide((shift * active).sum(axis=1, keepdims=True), count, out=np.ones_like(seen[:, :1]),
-                           where=count > 0)
-    return np.where(active, shift / np.maximum(mean_shift, 1e-12), 1.0)
+    P, S, C = weights.shape
+    out = np.ones((P, C))
+    seen = np.zeros(C)
+    for p in range(P):
+        count, seen_total = 0, 0.0
+        for c in range(C):
+            seen[c] = 0.0
+            for s in range(S):
+                seen[c] += weights[p, s, c] * opening[p, s, c]
+            if active[p, c]:
+                count += 1
+                seen_total += seen[c]
+        mean = seen_total / count if count > 0 else 1.0
+        shift_total = 0.0
+        for c in range(C):
+            relative = (seen[c] - mean) / mean if mean > 0 else 0.0
+            out[p, c] = max(0.0, 1.0 + strength * relative)
+            if active[p, c]:
+                shift_total += out[p, c]
+        mean_shift = max(shift_total / count if count > 0 else 1.0, 1e-12)
+        for c in range(C):
+            out[p, c] = out[p, c] / mean_shift if active[p, c] else 1.0
+    return out
 
 
+@compiled
 def allocate(budget: Array, capacity: Array, weights: Array, boost: Array, shift: Array | None = None) -> Array:
     """Quarterly amounts sent by each power to each state through each channel.
 
@@ -186,10 +242,18 @@ def allocate(budget: Array, capacity: Array, weights: Array, boost: Array, shift
     reaction (extra effort where a rival leads). Shapes: budget and shift (P,C), capacity
     (P,), weights and boost (P,S,C) -> (P,S,C) in channel units.
     """
-    effort = budget if shift is None else budget * shift
-    return (effort * capacity[:, None])[:, None, :] * weights * boost
+    P, S, C = weights.shape
+    out = np.empty((P, S, C))
+    for p in range(P):
+        for c in range(C):
+            effort = budget[p, c] if shift is None else budget[p, c] * shift[p, c]
+            effort = effort * capacity[p]
+            for s in range(S):
+                out[p, s, c] = effort * weights[p, s, c] * boost[p, s, c]
+    return out
 
 
+@compiled
 def budget_trend(trend: Array, years: float) -> Array:
     """Budget multiplier after ``years`` of a yearly trend: ``(1 + r[p,c]) ** max(0, years)``.
 
@@ -200,6 +264,7 @@ def budget_trend(trend: Array, years: float) -> Array:
     return (1.0 + trend) ** max(0.0, years)
 
 
+@compiled
 def rival_reaction(
     stocks: Array,
     reactor: NDArray[np.int_],
@@ -219,17 +284,16 @@ def rival_reaction(
     e.g. only CSTO members). Rules add up; the boost is bounded by ``1 + sum strength``. Shapes: stocks (P,S,C);
     one entry per rule in the vectors; state_mask (K,S) -> multiplier (P,S,C) >= 1.
     """
-    boost = np.ones_like(stocks)
-    if len(reactor) == 0:
-        return boost
-    own = stocks[reactor, :, trigger_channel]  # (K,S)
-    other = stocks[rival, :, trigger_channel]
-    gap = np.maximum(0.0, other - threshold[:, None] * own)
-    extra = strength[:, None] * gap * state_mask  # (K,S)
-    np.add.at(boost, (reactor[:, None], np.arange(stocks.shape[1])[None, :], response_channel[:, None]), extra)
+    boost = np.ones(stocks.shape)
+    for k in range(reactor.shape[0]):
+        r, q, tc, rc = reactor[k], rival[k], trigger_channel[k], response_channel[k]
+        for s in range(stocks.shape[1]):
+            gap = max(0.0, stocks[q, s, tc] - threshold[k] * stocks[r, s, tc])
+            boost[r, s, rc] += strength[k] * gap * state_mask[k, s]
     return boost
 
 
+@compiled
 def balancing_discount(share: Array, strength: float, threshold: float) -> Array:
     """Multi-vector balancing: a state discounts gains of a power that already dominates it.
 
@@ -238,7 +302,7 @@ def balancing_discount(share: Array, strength: float, threshold: float) -> Array
     No discount below the threshold share ``theta``; the full ``strength`` at a monopoly.
     Shape (P,S) -> (P,S).
     """
-    excess = np.clip((share - threshold) / max(1.0 - threshold, 1e-9), 0.0, 1.0)
+    excess = np.minimum(np.maximum((share - threshold) / max(1.0 - threshold, 1e-9), 0.0), 1.0)
     return 1.0 - strength * excess
 
 
@@ -252,6 +316,7 @@ def effective_decay(decay: Array, debt_share: Array, stickiness: Array) -> Array
     return decay[None, None, :] * (1.0 - stickiness[None, None, :] * debt_share[:, :, None])
 
 
+@compiled
 def effective_offer(allocation: Array, absorptive_size: Array, receptivity: Array, discount: Array) -> Array:
     """What each power's sending is worth to the state: ``e = a[p,s,c] / size[s,c] * R[p,s,c] * D[p,s]``.
 
@@ -260,9 +325,16 @@ def effective_offer(allocation: Array, absorptive_size: Array, receptivity: Arra
     receptivity and by multi-vector balancing. Shapes: allocation, receptivity (P,S,C);
     absorptive_size (S,C); discount (P,S) -> (P,S,C).
     """
-    return allocation / absorptive_size[None, :, :] * receptivity * discount[:, :, None]
+    P, S, C = allocation.shape
+    out = np.empty((P, S, C))
+    for p in range(P):
+        for s in range(S):
+            for c in range(C):
+                out[p, s, c] = allocation[p, s, c] / absorptive_size[s, c] * receptivity[p, s, c] * discount[p, s]
+    return out
 
 
+@compiled
 def contest_update(
     stocks: Array, offer: Array, demand: Array, growth: Array, half_saturation: Array, decay: Array,
     decisiveness: float,
@@ -286,28 +358,66 @@ def contest_update(
     power fills (compare: the FBIC index's dependence, a supplier's share of a state's
     imports). Shapes: stocks, offer, decay (P,S,C); demand (S,C); growth, half_saturation (C,).
     """
-    held = stocks * (1.0 - decay)
-    room = demand - held.sum(axis=0)  # (S,C)
-    total_offer = offer.sum(axis=0)
-    fill = 1.0 - np.exp(-total_offer / half_saturation[None, :])
-    weight = offer**decisiveness if decisiveness != 1.0 else offer
-    weight_total = weight.sum(axis=0)
-    won = np.divide(weight, weight_total[None], out=np.zeros_like(weight), where=weight_total[None] > 0)
-    held_total = held.sum(axis=0)
-    kept = np.divide(held, held_total[None], out=np.zeros_like(held), where=held_total[None] > 0)
-    gain = np.where(room[None] > 0, (room * fill)[None] * won, room[None] * kept)
-    return held + growth[None, None, :] * gain
+    P, S, C = stocks.shape
+    out = np.empty((P, S, C))
+    held = np.empty(P)
+    weight = np.empty(P)
+    for s in range(S):
+        for c in range(C):
+            held_total, total_offer, weight_total = 0.0, 0.0, 0.0
+            for p in range(P):
+                held[p] = stocks[p, s, c] * (1.0 - decay[p, s, c])
+                held_total += held[p]
+                total_offer += offer[p, s, c]
+                bid = offer[p, s, c]
+                weight[p] = bid**decisiveness if decisiveness != 1.0 and bid > 0 else bid
+                weight_total += weight[p]
+            room = demand[s, c] - held_total
+            fill = 1.0 - np.exp(-total_offer / half_saturation[c])
+            for p in range(P):
+                if room > 0:
+                    gain = room * fill * (weight[p] / weight_total if weight_total > 0 else 0.0)
+                else:
+                    gain = room * (held[p] / held_total if held_total > 0 else 0.0)
+                out[p, s, c] = held[p] + growth[c] * gain
+    return out
 
 
+@compiled
 def composite(stocks: Array, weights: Array) -> Array:
-    """Composite influence per power and state: ``Y[p,s] = sum_c w[c] X[p,s,c] / sum_c w[c]``."""
-    return stocks @ weights / weights.sum()
+    """Composite influence per power and state: ``Y[p,s] = sum_c w[c] X[p,s,c] / sum_c w[c]``.
+
+    Shapes: stocks (P,S,C), weights (C,) -> (P,S).
+    """
+    P, S, C = stocks.shape
+    total = 0.0
+    for c in range(C):
+        total += weights[c]
+    out = np.empty((P, S))
+    for p in range(P):
+        for s in range(S):
+            value = 0.0
+            for c in range(C):
+                value += stocks[p, s, c] * weights[c]
+            out[p, s] = value / total
+    return out
 
 
+@compiled
 def shares(values: Array) -> Array:
-    """Shares across powers (axis 0): ``x[p,...] / sum_p x[p,...]``; zero where all are zero."""
-    total = values.sum(axis=0, keepdims=True)
-    return np.divide(values, total, out=np.zeros_like(values), where=total > 0)
+    """Shares across powers (axis 0): ``x[p,...] / sum_p x[p,...]``; zero where all are zero.
+
+    Any number of trailing axes (the step's (P,S), the tidy table's (P,T,S+1,C+1)).
+    """
+    flat = np.ascontiguousarray(values).reshape((values.shape[0], -1))
+    out = np.empty(flat.shape)
+    for j in range(flat.shape[1]):
+        total = 0.0
+        for p in range(flat.shape[0]):
+            total += flat[p, j]
+        for p in range(flat.shape[0]):
+            out[p, j] = flat[p, j] / total if total > 0 else 0.0
+    return out.reshape(values.shape)
 
 
 def concentration(share: Array) -> Array:
@@ -319,29 +429,58 @@ def regional(values: Array, state_weights: Array, axis: int = 1) -> Array:
     """Weighted mean over the state axis with weights such as population or GDP.
 
     ``R[...] = sum_s w[s] x[..., s, ...] / sum_s w[s]``; the state axis is removed.
+    ``state_weights`` is (S,), or has the leading axes of ``values`` before the state axis
+    (one set of weights per run or step, as in a batch of design points).
     """
-    return np.moveaxis(values, axis, -1) @ state_weights / state_weights.sum()
+    moved = np.moveaxis(values, axis, -1)
+    rows = np.ascontiguousarray(moved).reshape(-1, moved.shape[-1])
+    lead = state_weights.shape[:-1]
+    weights = np.broadcast_to(state_weights.reshape(lead + (1,) * (moved.ndim - len(lead) - 1) + (-1,)), moved.shape)
+    return _weighted_mean(rows, np.ascontiguousarray(weights).reshape(rows.shape)).reshape(moved.shape[:-1])
 
 
+@compiled
+def _weighted_mean(rows: Array, weights: Array) -> Array:
+    """Row by row ``sum_s w[s] x[s] / sum_s w[s]``, summed in state order (the same bits however many rows)."""
+    out = np.empty(rows.shape[0])
+    for i in range(rows.shape[0]):
+        value, total = 0.0, 0.0
+        for s in range(rows.shape[1]):
+            value += rows[i, s] * weights[i, s]
+            total += weights[i, s]
+        out[i] = value / total
+    return out
+
+
+@compiled
 def protest_probability(aversion: Array, composite_share: Array, base: float) -> Array:
     """Chance per quarter of protests against power ``p`` in state ``s``.
 
     ``pi[p,s] = base * aversion[p,s] * share[p,s]``: resentment needs both a hostile public
     and a visible presence. Shape (P,S).
     """
-    return np.clip(base * aversion * composite_share, 0.0, 1.0)
+    return np.minimum(np.maximum(base * aversion * composite_share, 0.0), 1.0)
 
 
+@compiled
 def apply_setback(stocks: Array, fired: NDArray[np.bool_], setback: float) -> Array:
     """Protests cut the targeted power's stocks in that state: ``X[p,s,:] *= 1 - setback``."""
-    return stocks * np.where(fired, 1.0 - setback, 1.0)[:, :, None]
+    out = stocks.copy()
+    for p in range(stocks.shape[0]):
+        for s in range(stocks.shape[1]):
+            if fired[p, s]:
+                for c in range(stocks.shape[2]):
+                    out[p, s, c] = stocks[p, s, c] * (1.0 - setback)
+    return out
 
 
+@compiled
 def relax_tension(tension: Array, decay: float) -> Array:
     """Border tension fades geometrically: ``T' = (1 - decay) T``."""
     return tension * (1.0 - decay)
 
 
+@compiled
 def threat_level(afghan_exposure: Array, afghan_instability: float, tension: Array) -> Array:
     """Security threat per state: ``threat[s] = instability * exposure[s] + tension[s]``.
 

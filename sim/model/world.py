@@ -9,7 +9,10 @@ benchmark and the dashboard all build their arrays here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 
@@ -22,6 +25,7 @@ from sim.model.mechanisms import (
     effective_decay,
     institutional_multiplier,
     neutrality_acceptance,
+    receptivity,
 )
 from sim.model.parameters import ParameterSet
 
@@ -65,6 +69,7 @@ class World:
     border_pairs: Array  # (B,2) state indices with a disputed border
     institutional: Array  # (P,S,C)
     acceptance: Array  # (P,S,C) what neutrality lets through, by kind of tie
+    receptivity: Array  # (P,S,C) how much of each power's offer each state takes up; fixed until rebuilt
     # mechanism constants (C,) unless noted
     channel_weights: Array
     decay: Array
@@ -107,6 +112,79 @@ class World:
     reaction_threshold: Array
     reaction_strength: Array
     reaction_mask: Array  # (K,S)
+
+    @cached_property
+    def table(self) -> WorldTable:
+        """This world's arrays as the compiled step reads them (a table of one world)."""
+        return world_table([self])
+
+
+class WorldTable(NamedTuple):
+    """The numbers of one or more worlds as the compiled step reads them, one row per world.
+
+    ``table.budget[k]`` is world ``k``'s (P,C) budgets, ``table.decisiveness[k]`` its contest
+    decisiveness; the Mesa model keeps a table of its current world (``k = 0``), the batched
+    engine one of every world its design points pass through. Whole numbers (rule indices,
+    border pairs, the clock) are int64, everything else float64, so the compiled step sees the
+    same types from both.
+    """
+
+    afghan_exposure: Array
+    afghan_instability: Array
+    demand_base: Array
+    threat_weight: Array
+    need: Array
+    need_weight: Array
+    channel_weights: Array
+    balancing_strength: Array
+    balancing_threshold: Array
+    unmet_weight: Array
+    retreat_weight: Array
+    saturation_weight: Array
+    reactor: Array
+    rival: Array
+    trigger_channel: Array
+    response_channel: Array
+    reaction_threshold: Array
+    reaction_strength: Array
+    reaction_mask: Array
+    budget: Array
+    trend: Array
+    trends_from: Array
+    priority: Array
+    receptivity: Array
+    responsiveness: Array
+    capacity: Array
+    channel_shift: Array
+    effective_decay: Array
+    growth: Array
+    absorptive_size: Array
+    memory: Array
+    half_saturation: Array
+    decisiveness: Array
+    tension_decay: Array
+    aversion: Array
+    protest_base: Array
+    protest_setback: Array
+    clash_probability: Array
+    clash_tension: Array
+    border_pairs: Array
+
+
+_INTEGER_FIELDS = ("reactor", "rival", "trigger_channel", "response_channel", "trends_from", "border_pairs")
+
+
+def world_table(worlds: Sequence[World]) -> WorldTable:
+    """Stack worlds with the same actors into one :class:`WorldTable` (row ``k`` is ``worlds[k]``)."""
+    columns = []
+    for name in WorldTable._fields:
+        dtype = np.int64 if name in _INTEGER_FIELDS else np.float64
+        values = [np.asarray(getattr(w, name), dtype=dtype) for w in worlds]
+        shapes = {v.shape for v in values}
+        if len(shapes) > 1:
+            raise ValueError(f"worlds differ in the shape of `{name}` ({sorted(shapes)}): they cannot share a table")
+        columns.append(np.ascontiguousarray(np.stack(values)))
+    return WorldTable(*columns)
 
 
 def _actor_map(params: ParameterSet, prefix: str, keys: list[str], default_key: str = "others") -> Array:
@@ -329,13 +407,18 @@ def build_world(params: ParameterSet) -> World:
     constants = _mechanism_constants(params)
     acceptance = neutrality_acceptance(state_arrays["neutrality"], constants["neutrality_damping"],
                                        constants["alliance_damping"], power_arrays["alliance_share"])
+    institutional = institutional_multiplier(power_member, state_member, multiplier)
+    take_up = receptivity(institutional, acceptance, state_arrays["regime_insecurity"],
+                          power_arrays["regime_alignment"], constants["regime_weight"], state_arrays["aversion"],
+                          power_arrays["credibility"], constants["credibility_weight"])
     return World(
         powers=powers,
         states=states,
         **power_arrays,
         **state_arrays,
-        institutional=institutional_multiplier(power_member, state_member, multiplier),
+        institutional=institutional,
         acceptance=acceptance,
+        receptivity=take_up,
         effective_decay=effective_decay(constants["decay"], state_arrays["debt_share"], constants["debt_stickiness"]),
         **constants,
         **_reaction_rules(params, powers, state_member, institutions),

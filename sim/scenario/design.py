@@ -24,6 +24,8 @@ from sim.scenario import schema
 
 #: Designs larger than this many runs (points x replications) are refused unless raised.
 DEFAULT_MAX_RUNS = 100_000
+#: The cap with ``outputs.record: summary`` (a few dozen rows per run, stored by chunks).
+SUMMARY_MAX_RUNS = 5_000_000
 
 Locate = Callable[[str], tuple[str, int | None]]  # key path -> (file, line)
 
@@ -50,9 +52,14 @@ def count_points(design: schema.Design | None) -> int:
     return n * (len(design.variants) if design.variants else 1)
 
 
-def check_size(design: schema.Design | None, replications: int, locate: Locate) -> int:
-    """Refuse a design whose runs exceed the cap, before anything is generated."""
-    cap = design.max_runs if design and design.max_runs else DEFAULT_MAX_RUNS
+def check_size(design: schema.Design | None, replications: int, locate: Locate, record: Any = None) -> int:
+    """Refuse a design whose runs exceed the cap, before anything is generated.
+
+    The cap is ``design.max_runs`` if set, else 100,000 runs for tables of every step (or every
+    k-th) and 5,000,000 with ``outputs.record: summary``.
+    """
+    default = SUMMARY_MAX_RUNS if record == "summary" else DEFAULT_MAX_RUNS
+    cap = design.max_runs if design and design.max_runs else default
     runs = count_points(design) * replications
     if runs > cap:
         file, line = locate("design")

@@ -292,7 +292,8 @@ def build_scenario(chain: list[ScenarioSource]) -> Scenario:
     outputs = _last(chain, "outputs")[0] or schema.Outputs()
 
     events = _merge_events(chain, params)
-    check_size(design_spec, replications, design_src.locate)
+    check_size(design_spec, replications, design_src.locate, outputs.record)
+    _check_summary_quarters(outputs, start, steps, step_quarters, _last(chain, "outputs")[1])
     design = expand_design(design_spec, params, seed, design_src.locate)
 
     warnings = _events_outside_period(events, start, start + steps * step_quarters)
@@ -304,6 +305,20 @@ def build_scenario(chain: list[ScenarioSource]) -> Scenario:
         seed=seed, replications=replications, parameters=params, events=events, design=design, outputs=outputs,
         headline=own.spec.headline, path=own.path, sources=chain, warnings=warnings,
     )
+
+
+def _check_summary_quarters(outputs: schema.Outputs, start: int, steps: int, step_quarters: int,
+                            src: ScenarioSource) -> None:
+    """``outputs.quarters`` go with ``record: summary`` and lie on a step of the period."""
+    for i, label in enumerate(outputs.quarters or []):
+        key = f"outputs.quarters.{i}"
+        if outputs.record != "summary":
+            raise InputError("`quarters` goes with `record: summary`", file=src.path, key=key, line=src.line(key))
+        quarter = parse_quarter(label)
+        if not start <= quarter < start + steps * step_quarters or (quarter - start) % step_quarters:
+            raise InputError(f"{label} is not the first quarter of a step of the period {format_quarter(start)}-"
+                             f"{format_quarter(start + (steps - 1) * step_quarters)}", file=src.path, key=key,
+                             line=src.line(key))
 
 
 def _check_headline(own: ScenarioSource, params: ParameterSet) -> None:

@@ -180,10 +180,16 @@ class Design(Strict):
 
 
 class Outputs(Strict):
-    """What to record and which charts to draw."""
+    """What to record, which engine runs it, and which charts to draw."""
 
-    record: Literal["every_step", "final"] | int = Field(
-        "every_step", description="every_step, final, or a whole number k (every k-th step)")
+    record: Literal["every_step", "final", "summary"] | int = Field(
+        "every_step", description="every_step, final, a whole number k (every k-th step), or summary: per run the "
+                                  "composite indicators at the end of the period and at `quarters`")
+    quarters: list[Quarter] | None = Field(
+        None, description="with record: summary, quarters recorded besides the last one (e.g. [2023Q4])")
+    engine: Literal["auto", "agents", "batched"] = Field(
+        "auto", description="agents: the Mesa model run by run; batched: many runs as one compiled program (same "
+                            "results); auto: batched whenever more than one run is asked for")
     charts: list[Literal[CHART_NAMES]] = Field(  # type: ignore[valid-type]
         default_factory=lambda: list(CHART_NAMES), description="standard charts to draw; [] for none")
     csv: Literal["auto", "always", "never"] = Field(
@@ -222,7 +228,7 @@ class ScenarioFile(Strict):
                           "a scenario of the library shipped with the package (see `sim scenarios`)")
     period: Period | None = None
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
-    replications: int | None = Field(None, ge=1, le=100_000)
+    replications: int | None = Field(None, ge=1, le=10_000_000)
     parameters: dict[str, Any] | None = Field(None, description="overrides by dotted parameter name")
     actors: dict[Literal["powers", "states", "institutions"], dict[str, Any]] | None = None
     events: list[Event] | None = None

@@ -70,12 +70,25 @@ def test_store_layout_records_every_run_with_its_parameters(tmp_path):
     assert set(table["point"]) == {0, 1} and len(table) == 6 * 12 * 4 * 6 * 4
 
 
-def test_serial_and_two_processes_give_identical_results(tmp_path):
+def test_serial_processes_spawn_and_engines_give_identical_results(tmp_path, monkeypatch):
+    import sim.experiment.batch as experiment
+
     scenario = _scenario(tmp_path)
-    serial = run_experiment(scenario, results=tmp_path / "a", executor="serial", progress=False)
-    parallel = run_experiment(scenario, results=tmp_path / "b", executor="processes", workers=2, progress=False)
-    assert _csv(serial) == _csv(parallel)
-    assert (serial.folder / "events.csv").read_bytes() == (parallel.folder / "events.csv").read_bytes()
+    serial = run_experiment(scenario, results=tmp_path / "a", executor="serial", progress=False, engine="agents")
+    monkeypatch.setattr(experiment, "_worth_processes", lambda workers: 0)  # even this small job uses workers
+    parallel = run_experiment(scenario, results=tmp_path / "b", executor="processes", workers=2, progress=False,
+                              engine="agents")
+    monkeypatch.setenv("SIM_START_METHOD", "spawn")  # the path Windows and macOS take
+    spawned = run_experiment(scenario, results=tmp_path / "c", executor="processes", workers=2, progress=False,
+                             engine="agents")
+    assert "spawn" in spawned.where
+    batched = run_experiment(scenario, results=tmp_path / "d", executor="processes", workers=2, progress=False,
+                             engine="batched")
+    assert "batched" in batched.where
+    for other in (parallel, spawned, batched):
+        assert _csv(serial) == _csv(other)
+        assert (serial.folder / "events.csv").read_bytes() == (other.folder / "events.csv").read_bytes()
+    assert json.loads((batched.folder / "manifest.json").read_text())["engine"] == "batched"
 
 
 @pytest.mark.slow
@@ -99,7 +112,7 @@ def test_a_failing_run_is_recorded_and_the_others_continue(tmp_path, monkeypatch
 
     monkeypatch.setattr(experiment, "run_replication", flaky)
     result = run_experiment(_scenario(tmp_path), results=tmp_path / "r", executor="processes", workers=2,
-                            progress=False)
+                            progress=False, engine="agents")
     assert result.status == "partial" and result.ok == 4 and result.failed == 2
     runs = pd.read_csv(result.folder / "runs.csv")
     failed = runs[runs["status"] == "error"]
@@ -110,7 +123,7 @@ def test_a_failing_run_is_recorded_and_the_others_continue(tmp_path, monkeypatch
 
     monkeypatch.setattr(experiment, "run_replication", real)  # the fault is gone: resume retries the failures
     resumed = run_experiment(_scenario(tmp_path), results=tmp_path / "r", executor="serial", resume=True,
-                             progress=False)
+                             progress=False, engine="agents")
     assert resumed.status == "complete" and resumed.ok == 6
 
 
@@ -119,25 +132,29 @@ def test_cli_exits_non_zero_when_a_run_fails(tmp_path, monkeypatch, capsys):
     from sim.cli import main
 
     monkeypatch.setattr(experiment, "run_replication", lambda *a, **k: 1 / 0)
-    assert main(["run", str(_scenario(tmp_path)), "--results", str(tmp_path / "r"), "-w", "1", "-q"]) == 1
+    assert main(["run", str(_scenario(tmp_path)), "--results", str(tmp_path / "r"), "-w", "1", "-q",
+                 "--engine", "agents"]) == 1
     assert "runs.csv" in capsys.readouterr().err
 
 
-def test_resume_recomputes_only_missing_runs_and_matches_an_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("engine", ["agents", "batched"])
+def test_resume_recomputes_only_missing_chunks_and_matches_an_uninterrupted_run(tmp_path, engine):
     scenario = _scenario(tmp_path)
-    full = run_experiment(scenario, results=tmp_path / "full", executor="serial", progress=False)
-    partial = run_experiment(scenario, results=tmp_path / "part", executor="serial", progress=False)
+    full = run_experiment(scenario, results=tmp_path / "full", executor="serial", progress=False, engine=engine)
+    partial = run_experiment(scenario, results=tmp_path / "part", executor="serial", progress=False, engine=engine)
     store = ExperimentStore(partial.folder)
-    for run in (1, 4):  # as if these had not finished
-        store.record_path(run).unlink()
-        store.part_path(run).unlink()
+    chunks = [c["chunk"] for c in store.chunks()]
+    lost = chunks[-1]  # as if this chunk had not finished
+    store.record_path(lost).unlink()
+    store.part_path(lost).unlink()
     (partial.folder / "influence.csv").unlink()
     store.update_manifest(status="partial")
-    kept = {run: store.part_path(run).stat().st_mtime_ns for run in (0, 2, 3, 5)}
+    kept = {c: store.part_path(c).stat().st_mtime_ns for c in chunks[:-1]}
     time.sleep(0.01)
-    resumed = run_experiment(scenario, results=tmp_path / "part", executor="serial", resume=True, progress=False)
+    resumed = run_experiment(scenario, results=tmp_path / "part", executor="serial", resume=True, progress=False,
+                             engine=engine)
     assert resumed.folder == partial.folder and resumed.status == "complete"
-    assert {run: store.part_path(run).stat().st_mtime_ns for run in kept} == kept  # not recomputed
+    assert {c: store.part_path(c).stat().st_mtime_ns for c in kept} == kept  # not recomputed
     assert _csv(resumed) == _csv(full)
 
 
@@ -164,10 +181,11 @@ def _sim(*args: str) -> list[str]:
 
 
 def _wait_for_records(folder: Path, n: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    """Wait until ``n`` runs of the experiment under ``folder`` are on disk (chunk records vouch for them)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        runs = [p for d in folder.glob("*") if d.is_dir() and not d.is_symlink() for p in d.glob("runs/run-*.json")]
-        if len(runs) >= n:
+        done = sum(len(ExperimentStore(d).finished()) for d in folder.glob("*") if d.is_dir() and not d.is_symlink())
+        if done >= n:
             return
         if proc.poll() is not None:
             raise AssertionError(f"sim run ended early: {proc.communicate()}")
@@ -181,7 +199,9 @@ def test_a_real_interrupt_or_kill_leaves_a_resumable_experiment(tmp_path, sig, c
     scenario = _scenario(tmp_path, replications=60)  # 120 runs
     results = tmp_path / "r"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(_sim("run", str(scenario), "--results", str(results), "--workers", "2"),
+    # the agent engine on two worker processes: the path whose workers must stop with their parent
+    proc = subprocess.Popen(_sim("run", str(scenario), "--results", str(results), "--workers", "2",
+                                 "--engine", "agents"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     _wait_for_records(results / "small", 16, proc)
     proc.send_signal(sig)
@@ -191,16 +211,16 @@ def test_a_real_interrupt_or_kill_leaves_a_resumable_experiment(tmp_path, sig, c
     store = ExperimentStore(folder)
     finished = store.finished()
     assert 16 <= len(finished) < 120
-    for record in store.records():  # every record vouches for a complete part
-        if record["status"] == "ok":
-            assert len(pd.read_parquet(store.part_path(record["run"]))) == record["rows"]
+    for chunk in store.chunks():  # every record vouches for a complete part
+        assert len(pd.read_parquet(store.part_path(chunk["chunk"]))) == sum(chunk["rows"])
     if sig == signal.SIGINT:
         assert "--resume" in err and store.manifest()["status"] == "partial"
     else:  # workers of a killed run notice and stop; none is left behind
         time.sleep(1.0)
         leftover = subprocess.run(["pgrep", "-f", str(scenario)], capture_output=True, text=True).stdout.split()
         assert not leftover, f"orphaned workers still running: {leftover}"
-    resumed = subprocess.run(_sim("run", str(scenario), "--results", str(results), "--resume", "-w", "2", "-q"),
+    resumed = subprocess.run(_sim("run", str(scenario), "--results", str(results), "--resume", "-w", "2", "-q",
+                                  "--engine", "agents"),
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert store.manifest()["status"] == "complete"
@@ -219,12 +239,13 @@ def test_a_dead_worker_leaves_a_partial_resumable_experiment(tmp_path, monkeypat
         return real(scenario, replication, seed, **kwargs)
 
     monkeypatch.setattr(experiment, "run_replication", dies)
+    monkeypatch.setattr(experiment, "_worth_processes", lambda workers: 0)  # even this small job uses workers
     result = run_experiment(_scenario(tmp_path), results=tmp_path / "r", executor="processes", workers=2,
-                            progress=False)
+                            progress=False, engine="agents")
     assert result.status == "partial" and "BrokenProcessPool" in result.executor_error
     assert ExperimentStore(result.folder).manifest()["status"] == "partial"
     assert (result.folder / "runs.csv").exists()
     monkeypatch.setattr(experiment, "run_replication", real)
     resumed = run_experiment(_scenario(tmp_path), results=tmp_path / "r", executor="serial", resume=True,
-                             progress=False)
+                             progress=False, engine="agents")
     assert resumed.status == "complete" and resumed.ok == 6

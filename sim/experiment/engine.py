@@ -1,0 +1,280 @@
+"""The batched engine: many replications and design points of a scenario as one program.
+
+The Mesa model (:class:`~sim.model.influence_model.InfluenceModel`) runs one replication at a
+time; most of its cost is Python calling small functions. This engine runs a chunk of runs
+(design points x replications) at once: :func:`sim.model.step.run_batch` loops over the runs
+(compiled, without the GIL, so several threads share a chunk) and steps each with the same
+compiled phases the Mesa model calls (:mod:`sim.model.step`), in the same order, on the same
+numbers. What differs is only
+how the inputs are prepared:
+
+* **Scheduled events** are the same for every replication of a design point, so they are
+  replayed once per point with the model's own :class:`~sim.model.events.EventScheduler`
+  (:func:`replay`): which world is in effect at each step (parameter changes rebuild it), the
+  border tension each step's events add, the one-off actions each power takes each step.
+* **Random numbers**: each replication has its own generator seeded exactly as the Mesa model's
+  (``numpy.random.default_rng(seed)``, what Mesa 3.5 does with ``rng=seed``). Every step draws
+  ``random((P, S))`` for protests then ``random(B)`` for clashes, whatever happens, so a
+  replication's draws are taken up front in one block (numpy yields the same stream either way).
+* **Spin-up**: deterministic, once per design point (:func:`sim.model.step.spin_up_points`).
+
+So the engine's tidy table is the Mesa model's, bit for bit (tests/experiment/test_engine.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from sim.model.calendar import format_quarter
+from sim.model.events import ActionQueue, EventLog, EventScheduler
+from sim.model.influence_model import clash_title, protest_title
+from sim.model.parameters import ParameterSet
+from sim.model.world import World, WorldTable, build_world, world_table
+from sim.scenario.load import Scenario
+
+
+class UnsupportedByEngine(Exception):
+    """The scenario needs something the batched engine does not do (the agent engine can run it)."""
+
+
+@dataclass
+class PointReplay:
+    """What the scheduled events of one design point do, step by step (the same for all its replications)."""
+
+    worlds: list[World]  # the worlds in effect, in order: the start, then one per rebuild
+    world_of_step: np.ndarray  # (T,) index into ``worlds``
+    rises: list[list[tuple[int, float]]]  # per step: border tension rises (state, amount), in order
+    actions: list[list[list[tuple[int, int, float]]]]  # per step and power: (state or -1, channel, amount)
+    log: list[dict[str, Any]]  # the scheduled events' log entries
+    step_quarters: int
+    spinup_quarters: int
+    start: int
+
+
+def point_parameters(scenario: Scenario, overrides: Mapping[str, Any] | None) -> ParameterSet:
+    """The scenario's parameters with a design point's overrides (as :func:`runner.build_model` sets them)."""
+    params = scenario.parameters.copy()
+    for path, value in (overrides or {}).items():
+        params.override(path, value)
+    return params
+
+
+def replay(scenario: Scenario, overrides: Mapping[str, Any] | None = None) -> PointReplay:
+    """Replay a design point's scheduled events with the model's own scheduler and action queue."""
+    params = point_parameters(scenario, overrides)
+    world = build_world(params)
+    k = world.quarters_per_step
+    actions, log = ActionQueue(), EventLog()
+    scheduler = EventScheduler(params, scenario.events, actions, log)
+    worlds, world_of_step = [world], np.zeros(scenario.steps, dtype=np.int64)
+    rises, delivered = [], []
+    for t in range(scenario.steps):
+        first = scenario.start + t * k
+        fired = scheduler.fire(t + 1, first, first + k, world)
+        rises.append([(state, amount) for states, amount in fired.rises for state in states])
+        if fired.changed:
+            world = build_world(params)
+            worlds.append(world)
+        world_of_step[t] = len(worlds) - 1
+        delivered.append([[(-1 if state is None else state, channel, amount)
+                           for state, channel, amount in actions.take(p, k)] for p in range(len(world.powers))])
+        actions.purge()
+    return PointReplay(worlds, world_of_step, rises, delivered, log.entries, k, worlds[0].spinup_quarters,
+                       scenario.start)
+
+
+class Plan(NamedTuple):
+    """A chunk's replayed events as arrays for :func:`sim.model.step.run_batch` (D points, T steps)."""
+
+    start: int
+    step_quarters: np.ndarray  # (D,)
+    world: np.ndarray  # (D,T) row of the world table in effect
+    rise_lo: np.ndarray  # (D,T) slice of rise_state/rise_amount for each step
+    rise_hi: np.ndarray
+    rise_state: np.ndarray
+    rise_amount: np.ndarray
+    action_lo: np.ndarray  # (D,T,P) slice of the action arrays for each step and power
+    action_hi: np.ndarray
+    action_state: np.ndarray  # -1: spread like the power's budget
+    action_channel: np.ndarray
+    action_amount: np.ndarray
+
+
+def build_plan(start: int, replays: Sequence[PointReplay]) -> tuple[Plan, list[World]]:
+    """Stack the replays of a chunk's points into a :class:`Plan` and the list of its worlds."""
+    D, T = len(replays), len(replays[0].world_of_step)
+    P = len(replays[0].worlds[0].powers)
+    worlds: list[World] = []
+    world = np.zeros((D, T), dtype=np.int64)
+    rise_lo, rise_hi = np.zeros((D, T), dtype=np.int64), np.zeros((D, T), dtype=np.int64)
+    action_lo, action_hi = np.zeros((D, T, P), dtype=np.int64), np.zeros((D, T, P), dtype=np.int64)
+    rise_state, rise_amount, action_state, action_channel, action_amount = [], [], [], [], []
+    for d, rep in enumerate(replays):
+        world[d] = rep.world_of_step + len(worlds)
+        worlds.extend(rep.worlds)
+        for t in range(T):
+            rise_lo[d, t] = len(rise_state)
+            for state, amount in rep.rises[t]:
+                rise_state.append(state)
+                rise_amount.append(amount)
+            rise_hi[d, t] = len(rise_state)
+            for p in range(P):
+                action_lo[d, t, p] = len(action_state)
+                for state, channel, amount in rep.actions[t][p]:
+                    action_state.append(state)
+                    action_channel.append(channel)
+                    action_amount.append(amount)
+                action_hi[d, t, p] = len(action_state)
+    plan = Plan(int(start), np.array([r.step_quarters for r in replays], dtype=np.int64), world, rise_lo, rise_hi,
+                np.array(rise_state, dtype=np.int64), np.array(rise_amount, dtype=np.float64), action_lo, action_hi,
+                np.array(action_state, dtype=np.int64), np.array(action_channel, dtype=np.int64),
+                np.array(action_amount, dtype=np.float64))
+    return plan, worlds
+
+
+def draws_for(seeds: Sequence[int], steps: int, per_step: int) -> np.ndarray:
+    """Each replication's random numbers for the whole run: (R, steps, per_step), as its model draws them."""
+    out = np.empty((len(seeds), steps, per_step))
+    for i, seed in enumerate(seeds):
+        np.random.default_rng(seed).random(out=out[i].reshape(-1))
+    return out
+
+
+@dataclass
+class BatchResult:
+    """What a chunk of runs produced: the recorded steps' stocks and every step's random events."""
+
+    stocks: np.ndarray  # (N, K, P, S, C) at the kept steps
+    composite: np.ndarray  # (N, K, P, S)
+    protests: np.ndarray  # (N, T, P, S) bool
+    clashes: np.ndarray  # (N, T, B) bool
+    keep: np.ndarray  # (K,) the kept steps, 0-based
+    points: list[int]  # design point of each local point index
+    point_of_run: np.ndarray  # (N,) local point index
+    replays: list[PointReplay]
+
+
+class ReplayCache:
+    """Replays of design points, kept for the chunks that follow (a process runs many chunks of a point)."""
+
+    def __init__(self, scenario: Scenario, size: int = 64) -> None:
+        self.scenario, self.size = scenario, size
+        self._cache: dict[int, PointReplay] = {}
+
+    def get(self, point: int, values: Mapping[str, Any]) -> PointReplay:
+        if point not in self._cache:
+            if len(self._cache) >= self.size:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[point] = replay(self.scenario, values)
+        return self._cache[point]
+
+
+def run_batch(scenario: Scenario, runs: Sequence[Any], keep: np.ndarray, cache: ReplayCache | None = None,
+              threads: int | None = None) -> BatchResult:
+    """Run a chunk of runs (objects with ``point``, ``replication``, ``seed``, ``values``) in one compiled call.
+
+    ``keep`` lists the steps (0-based) whose stocks are recorded; random events are kept for
+    every step. ``threads`` threads share the runs (the compiled loop runs without the GIL).
+    """
+    from sim.model import step as phases
+
+    cache = cache or ReplayCache(scenario)
+    points = sorted({r.point for r in runs})
+    local = {p: i for i, p in enumerate(points)}
+    values = {r.point: r.values for r in runs}
+    replays = [cache.get(p, values[p]) for p in points]
+    plan, worlds = build_plan(scenario.start, replays)
+    try:
+        table = world_table(worlds)
+    except ValueError as err:
+        raise UnsupportedByEngine(str(err)) from None
+    if len(set(plan.step_quarters.tolist())) > 1:
+        raise UnsupportedByEngine("design points differ in model.quarters_per_step")
+    D, T = len(points), scenario.steps
+    P, S, C = table.priority.shape[1:]
+    B = table.border_pairs.shape[1]
+    first_world = plan.world[:, 0].copy()
+    for d, rep in enumerate(replays):  # the spin-up runs on the world before any event
+        first_world[d] = plan.world[d, 0] - rep.world_of_step[0]
+    stocks0, level0, tension0 = np.zeros((D, P, S, C)), np.zeros((D, P, S, C)), np.zeros((D, S))
+    spin = np.array([r.spinup_quarters for r in replays], dtype=np.int64)
+    phases.spin_up_points(table, first_world, plan.step_quarters, spin, scenario.start, stocks0, level0, tension0)
+
+    replications = sorted({r.replication for r in runs})
+    draw_index = {rep: i for i, rep in enumerate(replications)}
+    seed_of = {r.replication: r.seed for r in runs}
+    draws = draws_for([seed_of[r] for r in replications], T, P * S + B)
+    N, K = len(runs), len(keep)
+    point_of_run = np.array([local[r.point] for r in runs], dtype=np.int64)
+    draw_of_run = np.array([draw_index[r.replication] for r in runs], dtype=np.int64)
+    slot = np.full(T, -1, dtype=np.int64)
+    slot[keep] = np.arange(K)
+    out = BatchResult(np.empty((N, K, P, S, C)), np.empty((N, K, P, S)), np.zeros((N, T, P, S), dtype=np.bool_),
+                      np.zeros((N, T, B), dtype=np.bool_), np.asarray(keep), points, point_of_run, replays)
+    args = (table, plan, point_of_run, draw_of_run, draws, stocks0, level0, tension0, slot, out.stocks,
+            out.composite, out.protests, out.clashes)
+    threads = max(1, min(threads or 1, N))
+    if threads == 1:
+        phases.run_batch(*args, 0, N)
+    else:  # the compiled loop releases the GIL: threads share the runs by ranges
+        from concurrent.futures import ThreadPoolExecutor
+
+        bounds = np.linspace(0, N, threads + 1).astype(int)
+
+        def part(i: int) -> None:  # each thread its own copy of the shared inputs: no contended reference counts
+            own = (WorldTable(*(a.copy() for a in table)), Plan(*(_copy(a) for a in plan)),
+                   *(a.copy() for a in args[2:9]))
+            phases.run_batch(*own, *args[9:], bounds[i], bounds[i + 1])
+
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(part, range(threads)))
+    return out
+
+
+# -- what a batch's runs report -------------------------------------------------------------------
+def event_rows(result: BatchResult, runs: Sequence[Any], scenario_name: str) -> pd.DataFrame:
+    """The event log of every run of a batch, as the Mesa model would have logged it, in run order."""
+    from sim.experiment.runner import EVENT_COLUMNS
+
+    rows: list[tuple] = []
+    for n in range(len(runs)):
+        rep = result.replays[result.point_of_run[n]]
+        for entry in rep.log:  # (step, phase, order): scheduled events come first in a step
+            rows.append((entry["step"], 0, len(rows), n, entry["quarter"], "scheduled", entry["event"],
+                         entry["title"]))
+    order_n, order_t, order_p, order_s = np.nonzero(result.protests)
+    for n, t, p, s in zip(order_n.tolist(), order_t.tolist(), order_p.tolist(), order_s.tolist()):
+        rep = result.replays[result.point_of_run[n]]
+        world = rep.worlds[rep.world_of_step[t]]
+        rows.append((t + 1, 1, len(rows), n, _quarter(rep, t), "random", "protest", protest_title(world, p, s)))
+    order_n, order_t, order_b = np.nonzero(result.clashes)
+    for n, t, b in zip(order_n.tolist(), order_t.tolist(), order_b.tolist()):
+        rep = result.replays[result.point_of_run[n]]
+        world = rep.worlds[rep.world_of_step[t]]
+        rows.append((t + 1, 2, len(rows), n, _quarter(rep, t), "random", "border_clash", clash_title(world, b)))
+    rows.sort(key=lambda r: (r[3], r[0], r[1], r[2]))
+    frame = pd.DataFrame({
+        "scenario": scenario_name,
+        "run": [runs[r[3]].run for r in rows],
+        "replication": [runs[r[3]].replication for r in rows],
+        "step": [r[0] for r in rows],
+        "quarter": [r[4] for r in rows],
+        "kind": [r[5] for r in rows],
+        "event": [r[6] for r in rows],
+        "title": [r[7] for r in rows],
+        "detail": "",
+    }, columns=EVENT_COLUMNS)
+    return frame
+
+
+def _quarter(rep: PointReplay, t: int) -> str:
+    return format_quarter(rep.start + t * rep.step_quarters)
+
+
+def _copy(value: Any) -> Any:
+    return value.copy() if isinstance(value, np.ndarray) else value
