@@ -82,6 +82,18 @@ def _parser() -> argparse.ArgumentParser:
                           "folder; saves from a library scenario go to the current folder, or ./scenarios)")
     app.set_defaults(func=cmd_app)
 
+    classroom = sub.add_parser("classroom",
+                               help="start the classroom game: students play the powers from their browsers")
+    classroom.add_argument("scenario", nargs="?", default="baseline",
+                           help="the starting scenario: a library name or a file (default: baseline)")
+    classroom.add_argument("--host", default="127.0.0.1",
+                           help="address to listen on (default: 127.0.0.1, this computer only; 0.0.0.0 for the room)")
+    classroom.add_argument("--port", type=int, default=8770)
+    classroom.add_argument("--save-dir", type=Path,
+                           help="where games are saved as scenario files (default: ./classroom-games for a library "
+                                "scenario, the scenario's own folder for a file)")
+    classroom.set_defaults(func=cmd_classroom)
+
     schema = sub.add_parser("schema", help="print the JSON Schema of scenario files")
     schema.set_defaults(func=cmd_schema)
 
@@ -228,12 +240,38 @@ def cmd_app(args: argparse.Namespace) -> int:
     saves, library = folder, library_folder().resolve()
     if args.scenarios is None and folder == library and library != Path("scenarios").resolve():
         saves = Path.cwd()  # the library (installed, or a checkout elsewhere) is not written to from another folder
-    env = {**os.environ, "SIM_APP_SCENARIO": name, "SIM_SCENARIOS": str(folder), "SIM_SAVE_DIR": str(saves)}
+    env = {**os.environ, "SIM_APP_SCENARIO": name, "SIM_SCENARIOS": str(folder), "SIM_SAVE_DIR": str(saves),
+           "SOLARA_THEME_SHOW_BANNER": "false"}  # Solara's corner banner would cover the charts on a projector
     print(f"dashboard: http://{args.host}:{args.port}/  (scenario {name}; Ctrl-C stops it)", flush=True)
     command = [sys.executable, "-m", "solara", "run", app.__file__, "--host", args.host, "--port", str(args.port),
                "--production", "--no-open", "--log-level", "warning", "--no-check-version"]
     os.execve(sys.executable, command, env)  # become the server: Ctrl-C and signals reach it directly
     return 0  # pragma: no cover
+
+
+def cmd_classroom(args: argparse.Namespace) -> int:
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise InputError("the classroom game needs the optional extra: pip install -e '.[app]'",
+                         key="classroom") from None
+    from sim.scenario.library import library_scenarios, resolve_scenario
+    from sim.scenario.load import load_scenario
+    from sim.teaching.classroom.server import is_loopback, serve
+
+    path = resolve_scenario(args.scenario)
+    if len(load_scenario(path).design) > 1:
+        raise InputError("the classroom game plays one scenario, not a design of several points", file=path,
+                         key="design")
+    library = library_scenarios()
+    in_library = path.stem in library and library[path.stem].resolve() == path.resolve()
+    save_dir = args.save_dir or (Path("classroom-games") if in_library else path.parent)
+    if not is_loopback(args.host):
+        print(f"warning: listening on {args.host}: anyone on this network can open the student page and join a room "
+              "with its code. Use it on a classroom network only, and stop the server after class.", file=sys.stderr)
+    serve(path, args.host, args.port, save_dir)
+    return 0
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

@@ -40,6 +40,7 @@ from sim.views.charts import (
     _mark_events,
     save,
     style_for,
+    time_axis,
 )
 from sim.views.map import small_multiples_map
 
@@ -112,6 +113,14 @@ def _fingerprint(scenario: Scenario, replications: int) -> str:
 
 
 # -- numbers -----------------------------------------------------------------------------------
+def last_common_quarter(tables: list[pd.DataFrame]) -> str:
+    """The last quarter every table recorded: the end of the shortest period (a class's game may end early)."""
+    common = set.intersection(*(set(t["quarter"].astype(str).unique()) for t in tables))
+    if not common:
+        raise InputError("the scenarios compared share no recorded quarter")
+    return max(common, key=parse_quarter)
+
+
 #: What a difference can be taken of: the absolute composite influence ("who gains at all") or the
 #: composite share among the powers ("who gains relatively").
 MEASURES = {"influence": "composite influence", "share": "composite share"}
@@ -250,6 +259,7 @@ def overlay_chart(compared: list[Compared], style: ChartStyle, path: Path | None
     states = _labels(compared[0].table["state"])
     powers = list(dict.fromkeys(p for c in compared for p in _labels(c.table["power"])))
     fig, axes = _grid(len(states), width=4.4, sharex=True, sharey=True)
+    xlabel = "year"
     for ax, state in zip(axes.flat, states):
         for k, c in enumerate(compared):
             sub = c.table[c.table["state"] == state]
@@ -262,10 +272,11 @@ def overlay_chart(compared: list[Compared], style: ChartStyle, path: Path | None
                             lw=1.6 if k == 0 else 1.3)
         ax.set_title(style.name(state), fontsize=10)
         ax.grid(alpha=0.3)
+        xlabel = time_axis(ax, mean.index)
     for ax in axes[:, 0]:
         ax.set_ylabel("composite influence (0-1)")
     for ax in axes[-1, :]:
-        ax.set_xlabel("year")
+        ax.set_xlabel(xlabel)
     handles = [plt.Line2D([], [], color=style.color(p), lw=2, label=style.name(p)) for p in powers]
     handles += [plt.Line2D([], [], color="#333333", ls=LINESTYLES[k % len(LINESTYLES)],
                            label=c.scenario.title or c.name)
@@ -294,7 +305,7 @@ def difference_chart(compared: list[Compared], style: ChartStyle, path: Path | N
             ax.fill_between(line["year"], line["low"], line["high"], color=color, alpha=0.2, lw=0)
         ax.axhline(0, color="#666666", lw=0.8)
         ax.set_title(style.name(power), fontsize=10, color=style.color(power))
-        ax.set_xlabel("year")
+        ax.set_xlabel(time_axis(ax, line["year"]) if len(line) else "year")
         ax.grid(alpha=0.3)
         _mark_events(ax, style.events)
     axes[0, 0].set_ylabel(f"difference from {compared[0].name}\n(regional {MEASURES[value]})")
@@ -352,7 +363,7 @@ def compare(inputs: list[str | Path], results: str | Path = "results", out: Path
 
     compared = gather(inputs, results, workers, replications, progress)
     first = compared[0]
-    quarter = max(first.table["quarter"].astype(str).unique(), key=parse_quarter)
+    quarter = last_common_quarter([c.table for c in compared])
     folder = out or Path(results) / "compare" / "-vs-".join(c.name for c in compared)
     folder.mkdir(parents=True, exist_ok=True)
     events = ExperimentStore(first.folder).events()

@@ -1,42 +1,63 @@
-"""The teaching dashboard: Mesa's SolaraViz on the same model, registry and charts.
+"""The teaching dashboard: a Solara page on the same Mesa model, registry and charts.
 
-Run with ``sim app [SCENARIO]`` (or ``solara run sim/teaching/dashboard.py``). Sliders are generated from the
-parameter registry: every parameter marked ``teachable: true`` in the data files appears with
-its range and unit, and its source is listed under "Where the numbers come from". A slider
-left at its default does not override the loaded scenario; a moved one does. "Save as
-scenario" writes a file that extends the loaded scenario with the moved sliders and the
-seed, which ``sim validate`` and ``sim run`` accept.
+Run with ``sim app [SCENARIO]`` (or ``solara run sim/teaching/dashboard.py``). Left, the controls:
+the scenario, the seed, Reset / Step / Play / Run to the end, and every parameter marked
+``teachable: true`` in the data files as a slider with its value, unit and an editable number,
+grouped per power, per state, institutions and mechanisms, with a search box and each one's source
+a click away (:mod:`sim.teaching.widgets`). Right, tabs that say what they hold: the map of the five
+states (click a state for its channels), influence over time, the comparison of your settings with
+the scenario as loaded (same seeds, :mod:`sim.teaching.tweak`), the events so far, "Save as scenario"
+and the sources.
+
+Sliders start at the loaded scenario's values; a moved one overrides it when the model is rebuilt
+(Reset). "Save as scenario" writes a file that extends the loaded scenario with the moved sliders
+and the seed, which ``sim validate`` and ``sim run`` accept.
 
 Each browser session builds its own model inside :func:`Page` (``solara.use_memo``), so two
-students never share state. Assets are served locally by ``solara-assets``; nothing is
-fetched from a CDN.
+students never share state. Assets are served locally by ``solara-assets``; nothing is fetched
+from a CDN.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import solara
+import solara.lab
 import yaml
-from mesa.visualization import SolaraViz
-from mesa.visualization.utils import update_counter
 
 from sim.errors import InputError
 from sim.experiment.tidy import model_table
 from sim.model.influence_model import InfluenceModel
+from sim.model.mechanisms import CHANNELS
 from sim.model.parameters import Parameter, default_parameters
 from sim.scenario.load import Scenario, load_scenario
+from sim.teaching import widgets
+from sim.teaching.live import map_states, powers_legend, shown_quarter, state_summary
 from sim.views import charts
+from sim.views.svgmap import svg_outlines
 
 #: The scenario library the selector offers (override with SIM_SCENARIOS).
 SCENARIOS_DIR = Path(os.environ.get("SIM_SCENARIOS", Path.cwd() / "scenarios"))
 #: Where "Save as scenario" writes (the library folder, so `extends` resolves).
 SAVE_DIR = Path(os.environ.get("SIM_SAVE_DIR", SCENARIOS_DIR))
-SLIDER_STEPS = 200
+TITLE = "Great-power influence in Central Asia: teaching dashboard"
+PLAY_SECONDS = 0.3
+#: Text in dashboard charts, relative to the static charts (readable on a projector).
+PROJECTOR_TEXT = 1.35
+TABS = ("Map", "Influence over time", "Compare with the start", "Events", "Save as scenario", "Sources")
+CSS = """
+.ca-table th, .ca-table td { border-bottom: 1px solid #ccc; padding: 4px 10px; text-align: left; }
+.ca-html p { margin: 4px 0; font-size: 16px; }
+.ca-html h2, h2.ca-html { font-size: 20px; font-weight: 600; margin: 8px 0 4px; }
+.ca-html ul { margin: 4px 0; }
+header.ca-html { background: #16324f; color: #ffffff; padding: 10px 16px; margin: -12px -12px 10px; }
+"""
 
 
 def library() -> dict[str, Path]:
@@ -67,30 +88,19 @@ def slider_label(param: Parameter, labels: dict[str, str] | None = None) -> str:
     return " ".join(p.replace("_", " ") for p in parts) + f" ({param.unit})"
 
 
-def slider_spec(param: Parameter, labels: dict[str, str] | None = None) -> dict[str, Any]:
-    """A SolaraViz user input for one registry parameter (range and unit from the registry)."""
-    lo, hi = param.range  # type: ignore[misc]
-    integer = param.integer or (float(param.value).is_integer() and hi - lo >= 100)
-    step = max(1, round((hi - lo) / SLIDER_STEPS)) if integer else (hi - lo) / SLIDER_STEPS
-    return {"type": "SliderInt" if integer else "SliderFloat", "value": int(param.value) if integer else param.value,
-            "min": int(lo) if integer else lo, "max": int(hi) if integer else hi, "step": step,
-            "label": slider_label(param, labels)}
-
-
 class DashboardModel(InfluenceModel):
     """The influence model built from a library scenario plus slider values and a seed.
 
     ``overrides`` are teachable parameters by dotted name; only values that differ from the
-    registry default are applied (an untouched slider keeps the scenario's own value).
+    loaded scenario's own are applied (an untouched slider keeps the scenario's value).
     """
 
     def __init__(self, library_scenario: str = "baseline", rng: Any = 1, **overrides: Any) -> None:
-        # not `scenario`: SolaraViz's Reset passes Mesa's own Scenario object under that name
         self.scenario_name = library_scenario
         # a library scenario's name is its file name (tests/test_library.py), so no need to scan the folder
         self.source: Scenario = load_scenario(SCENARIOS_DIR / f"{library_scenario}.yaml")
-        defaults = {p.path: p.value for p in teachable()}
-        self.overrides = {k: v for k, v in overrides.items() if k in defaults and v != defaults[k]}
+        own = widgets.scenario_values(self.source.parameters, teachable())
+        self.overrides = {k: v for k, v in overrides.items() if k in own and v != own[k]}
         params = self.source.parameters.copy()
         for path, value in self.overrides.items():
             params.override(path, value)
@@ -150,82 +160,170 @@ def _seed(value: Any) -> int:
         raise InputError(f"expected a whole number as seed, found {value!r}", key="seed") from None
 
 
-def model_params(scenario: str = "baseline") -> dict[str, Any]:
-    """The dashboard's inputs: scenario selector, seed, and one slider per teachable parameter."""
-    names = list(library())
-    params: dict[str, Any] = {
-        "library_scenario": {"type": "Select", "value": scenario if scenario in names else names[0],
-                             "values": names, "label": "Scenario (press Reset to load)"},
-        "rng": {"type": "InputText", "value": "1", "label": "Seed"},
-    }
-    labels = default_parameters().labels
-    for p in teachable():
-        params[p.path] = slider_spec(p, labels)
-    return params
-
-
-# -- components (each gets the current model) ------------------------------------------------
 def _style(model: DashboardModel) -> charts.ChartStyle:
     events = pd.DataFrame(model.event_log.entries, columns=["step", "quarter", "kind", "event", "title", "detail"])
     return charts.style_for(model.parameters, events, f"dashboard | scenario {model.scenario_name} | seed {model.seed}")
 
 
+def _projector(fig: plt.Figure) -> plt.Figure:
+    charts.enlarge_text(fig, PROJECTOR_TEXT)
+    fig.tight_layout()
+    return fig
+
+
+# -- the panels ------------------------------------------------------------------------------------------
 @solara.component
-def Description(model: DashboardModel) -> None:
-    update_counter.get()
+def ScenarioHeader(model: DashboardModel, step: int, pending: bool) -> None:
+    quarter = shown_quarter(model)
+    moved = ", ".join(model.overrides) if model.overrides else "none"
     with solara.Card(model.source.title):
-        solara.Markdown(model.source.description or "")
-        moved = f"; sliders moved: {', '.join(model.overrides)}" if model.overrides else ""
-        solara.Text(f"{model.source.start_label}-{model.source.end_label}; step {model.steps} of "
-                    f"{model.source.steps}" + moved)
+        widgets.Html(widgets.paragraph(
+            f"**Period** {model.source.start_label} to {model.source.end_label}. **Now:** step {step} of "
+            f"{model.source.steps} ({quarter}). **Seed** {model.seed}. **Sliders moved:** {moved}."))
+        if pending:
+            solara.Warning("You changed settings that the running model does not use yet: press Reset to apply them.",
+                           dense=True)
+        widgets.Html("<details><summary style='cursor:pointer;font-weight:600'>About this scenario (its teaching "
+                     "question)</summary>" + widgets.paragraph(model.source.description or "") + "</details>")
 
 
 @solara.component
-def InfluenceChart(model: DashboardModel) -> None:
-    update_counter.get()
-    if model.steps == 0:
-        solara.Info("Press Step or Play to run the model.")
-        return
-    fig = charts.influence_over_time(model.table(), _style(model), title="Composite influence by state")
-    solara.FigureMatplotlib(fig, format="png", dpi=70)
-    plt.close(fig)
+def PowerLegend(model: DashboardModel) -> None:
+    """One colour per power, with its name, once for the whole page."""
+    items = "".join(f"<li style='display:inline-flex;align-items:center;margin-right:18px'>"
+                    f"<span aria-hidden='true' style='display:inline-block;width:18px;height:18px;border:1px solid "
+                    f"#333;border-radius:3px;margin-right:6px;background:{p['color']}'></span>{p['name']}</li>"
+                    for p in powers_legend(model, _style(model)))
+    solara.HTML(tag="div", unsafe_innerHTML=f"<ul aria-label='Colours of the powers' style='list-style:none;"
+                                            f"padding:0;margin:4px 0 8px;font-size:17px'>{items}</ul>")
 
 
 @solara.component
-def SharesChart(model: DashboardModel) -> None:
-    update_counter.get()
-    if model.steps == 0:
-        return
-    fig = charts.regional_shares(model.table(), _style(model))
-    solara.FigureMatplotlib(fig, format="png", dpi=70)
-    plt.close(fig)
-
-
-@solara.component
-def DominanceTiles(model: DashboardModel) -> None:
-    """The five states as tiles coloured by their dominant power (composite influence)."""
-    update_counter.get()
+def MapTab(model: DashboardModel, step: int) -> None:
+    selected = solara.use_reactive("")
     style = _style(model)
-    with solara.Card("Who dominates each state now"):
-        with solara.Row(gap="8px", style={"flex-wrap": "wrap"}):
-            for state in model.states:
-                power = state.dominant_power
-                share = float(model.composite_share[model.world.powers.index(power), state.index])
-                solara.Div(children=[solara.Text(f"{state.name}: {style.name(power)} ({share:.0%})")],
-                           style={"background": style.color(power), "color": "white", "padding": "12px",
-                                  "border-radius": "6px", "min-width": "150px", "font-weight": "bold"},
-                           classes=[f"tile-{state.key}"])
+    summary = state_summary(model, style)
+    shape = svg_outlines()
+    quarter = shown_quarter(model)
+    with solara.Row(style={"flex-wrap": "wrap", "align-items": "flex-start"}):
+        with solara.Column(style={"flex": "3 1 520px", "min-width": "360px"}):
+            widgets.Html(f"Who leads each state ({quarter})", tag="h2")
+            widgets.StateMapView(width=shape["width"], height=shape["height"], states=map_states(summary),
+                                 powers=powers_legend(model, style), selected=selected.value,
+                                 on_selected=selected.set,
+                                 title=f"Map of the five states, each in the colour of its leading power, {quarter}")
+        with solara.Column(style={"flex": "2 1 340px", "min-width": "320px"}):
+            Breakdown(summary, selected.value, quarter)
+
+
+def breakdown_html(row: dict[str, Any], quarter: str) -> str:
+    """A state's channels as a table: per power aid, drills, security, composite influence and share."""
+    rows = [[p["name"], f"{p['channels']['aid']:.3f}", f"{p['channels']['drills']:.3f}",
+             f"{p['channels']['security']:.3f}", f"{p['composite']:.3f}", f"{p['share']:.0%}"]
+            for p in sorted(row["powers"], key=lambda p: -p["composite"])]
+    strongest = {c: max(row["powers"], key=lambda p, c=c: p["channels"][c])["name"] for c in CHANNELS}
+    import html
+
+    return (f"<h2>{html.escape(row['name'])}: {html.escape(row['leader_name'])} leads ({html.escape(quarter)})</h2>"
+            + widgets.html_table(["Power", "aid", "drills", "security", "composite", "share"], rows,
+                                 "Influence by channel (index 0-1), composite influence and its share",
+                                 numeric={1, 2, 3, 4, 5})
+            + "<p>Strongest by channel: " + html.escape("; ".join(f"{c}: {n}" for c, n in strongest.items())) + ".</p>")
 
 
 @solara.component
-def EventLog(model: DashboardModel) -> None:
-    update_counter.get()
-    with solara.Card("Events so far"):
-        if not model.event_log.entries:
-            solara.Text("No event yet.")
-            return
-        frame = pd.DataFrame(model.event_log.entries)[["quarter", "kind", "title"]]
-        solara.DataFrame(frame.iloc[::-1], items_per_page=10)
+def Breakdown(summary: list[dict[str, Any]], selected: str, quarter: str) -> None:
+    row = next((r for r in summary if r["id"] == selected), None)
+    if row is None:
+        solara.Info("Click a state on the map (or Tab to it and press Enter) to see its channels.")
+        return
+    with solara.Card():
+        widgets.Html(breakdown_html(row, quarter))
+
+
+@solara.component
+def TimeCharts(model: DashboardModel, step: int) -> None:
+    if step == 0:
+        solara.Info("Press Step, Play or Run to the end to run the model; the charts follow each quarter.")
+        return
+    table = model.table()
+    style = _style(model)
+    fig = charts.influence_over_time(table, style, title="Composite influence by state")
+    for ax in fig.axes:
+        if ax.get_ylabel():
+            ax.set_ylabel("influence (0-1)")
+    fig = _projector(fig)
+    first = table["quarter"].iloc[0]
+    widgets.Chart(fig, alt=f"Composite influence of each power in each state and the region, {first} to "
+                           f"{shown_quarter(model)}, one panel per state; events numbered as in the key below it.")
+    fig = _projector(charts.regional_shares(table, style))
+    widgets.Chart(fig, alt="Each power's share of outside influence in the region over time (stacked areas).")
+
+
+@solara.component
+def CompareTab(model: DashboardModel, values: dict[str, Any], seed: str) -> None:
+    replications = solara.use_reactive(5)
+    result = solara.use_reactive(None)
+    error = solara.use_reactive("")
+    own = widgets.scenario_values(model.source.parameters, teachable())
+    overrides = {k: v for k, v in values.items() if k in own and v != own[k]}
+
+    def run() -> None:
+        from sim.teaching.tweak import tweak_and_compare
+
+        try:
+            result.set(tweak_and_compare(model.source, overrides, _seed(seed), replications.value))
+            error.set("")
+        except InputError as err:
+            error.set(str(err))
+
+    widgets.Html(widgets.paragraph(
+        f"Runs **{model.source.title}** as loaded and **with your settings** "
+        f"({', '.join(overrides) if overrides else 'no slider moved yet'}) over the whole period, with the same seeds "
+        "(paired replications), and shows the difference: the same chart and numbers as `sim compare`."))
+    with solara.Row(style={"align-items": "center"}):
+        widgets.NativeSelect(id="ca-replications", label="Replications of each", options=[1, 3, 5, 10, 20],
+                             value=replications.value, on_value=lambda v: replications.set(int(v)))
+        solara.Button("Run both and compare", on_click=run, color="primary")
+    if error.value:
+        solara.Error(error.value)
+    if result.value is not None:
+        TweakResult(result.value)
+
+
+@solara.component
+def TweakResult(tweak: Any) -> None:
+    from sim.analysis.compare import difference_chart
+
+    style = charts.style_for(tweak.tweaked.scenario.parameters)
+    solara.Success(tweak.headline(style.names))
+    for value, what in (("influence", "who gains at all"), ("share", "who gains relatively")):
+        fig = _projector(difference_chart(tweak.pair, style, value=value))
+        widgets.Chart(fig, alt=f"Difference in regional composite {value} per power, your settings minus the "
+                               f"scenario as loaded, mean and 90% band ({what}).")
+    region = tweak.region("influence").merge(tweak.region("share"), on="power", suffixes=("", "_share"))
+    rows = [[style.name(r.power), f"{r.difference:+.4f}", f"{r.ci_low:+.4f} to {r.ci_high:+.4f}",
+             f"{r.difference_share:+.4f}", f"{r.ci_low_share:+.4f} to {r.ci_high_share:+.4f}"]
+            for r in region.itertuples()]
+    widgets.Html(widgets.html_table(
+        ["Power", "composite influence: difference", "95% CI", "share: difference", "95% CI"], rows,
+        f"End of period ({tweak.quarter}), the region: your settings minus the scenario as loaded", numeric={1, 3}))
+
+
+@solara.component
+def EventLog(model: DashboardModel, step: int) -> None:
+    if not model.event_log.entries:
+        solara.Info("No event yet.")
+        return
+    entries = pd.DataFrame(model.event_log.entries)
+    numbers = {}
+    if (entries["kind"] == "scheduled").any():
+        numbered = charts._scheduled(entries)
+        numbers = dict(zip(numbered["event"], numbered["number"]))
+    rows = [[row.quarter, numbers.get(row.event, "") if row.kind == "scheduled" else "", row.kind, row.title]
+            for row in entries.iloc[::-1].itertuples()]
+    widgets.Html(widgets.html_table(["Quarter", "No. on the charts", "Kind", "Event"], rows,
+                                    "Events so far, newest first"))
 
 
 @solara.component
@@ -244,31 +342,145 @@ def SaveScenario(model: DashboardModel) -> None:
         error.set("")
         message.set(f"Saved {path}. Run it as a batch experiment: sim run {path}")
 
-    with solara.Card("Save as scenario"):
-        solara.InputText("Scenario name", value=name)
-        solara.Button("Save as scenario", on_click=save, color="primary")
-        if message.value:
-            solara.Success(message.value)
-        if error.value:
-            solara.Error(error.value)
+    widgets.Html(widgets.paragraph("Writes the running model's settings (the sliders applied with Reset, and the "
+                                   "seed) as a scenario that extends the loaded one."))
+    solara.InputText("Scenario name", value=name)
+    solara.Button("Save as scenario", on_click=save, color="primary")
+    if message.value:
+        solara.Success(message.value)
+    if error.value:
+        solara.Error(error.value)
 
 
 @solara.component
 def Sources(model: DashboardModel) -> None:
-    with solara.Card("Where the numbers come from"):
-        for p in teachable():
-            solara.Markdown(f"**{p.path}** = {model.parameters.value(p.path):g} {p.unit}, range "
-                            f"[{p.range[0]:g}, {p.range[1]:g}]: {p.provenance}")  # type: ignore[index]
+    rows = [[slider_label(p), f"{model.parameters.value(p.path):g}", f"{p.range[0]:g} to {p.range[1]:g}",  # type: ignore[index]
+             p.provenance] for p in teachable()]
+    widgets.Html(widgets.html_table(["Parameter", "value", "range", "source or assumption"], rows,
+                                    "Where the numbers come from (every slider)"))
 
 
-COMPONENTS = [(Description, 0), (DominanceTiles, 0), (InfluenceChart, 0), (SharesChart, 0), (EventLog, 0),
-              (SaveScenario, 0), (Sources, 0)]
+# -- the page --------------------------------------------------------------------------------------------------
+@solara.component
+def Controls(model: solara.Reactive, scenario: solara.Reactive, seed: solara.Reactive, values: solara.Reactive,
+             tick: solara.Reactive, error: solara.Reactive) -> None:
+    playing = solara.use_reactive(False)
+    current: DashboardModel = model.value
+    _ = tick.value  # re-render when the model steps (it changes in place)
+
+    def rebuild(name: str, new_values: dict[str, Any]) -> None:
+        try:
+            model.set(DashboardModel(name, seed.value, **new_values))
+            error.set("")
+        except InputError as err:
+            error.set(str(err))
+        playing.set(False)
+        tick.set(tick.value + 1)
+
+    def choose(name: str) -> None:
+        scenario.set(name)
+        fresh = widgets.scenario_values(load_scenario(SCENARIOS_DIR / f"{name}.yaml").parameters, teachable())
+        values.set(fresh)
+        rebuild(name, fresh)
+
+    def step() -> None:
+        if not model.value.finished:
+            model.value.step()
+        tick.set(tick.value + 1)
+
+    def to_end() -> None:
+        while not model.value.finished:
+            model.value.step()
+        playing.set(False)
+        tick.set(tick.value + 1)
+
+    def play(cancel: threading.Event) -> None:
+        while playing.value and not cancel.is_set() and not model.value.finished:
+            cancel.wait(PLAY_SECONDS)
+            if cancel.is_set():
+                return
+            model.value.step()
+            tick.set(tick.value + 1)
+        playing.set(False)
+
+    solara.use_thread(play, dependencies=[playing.value, model.value], intrusive_cancel=False)
+    with solara.Card("Run the model"):
+        widgets.NativeSelect(id="ca-scenario", label="Scenario", options=list(library()), value=scenario.value,
+                             on_value=choose)
+        solara.InputText("Seed (whole number)", value=seed)
+        with solara.Row(style={"flex-wrap": "wrap", "gap": "6px"}):
+            solara.Button("Reset", on_click=lambda: rebuild(scenario.value, values.value), color="primary",
+                          icon_name="mdi-restore")
+            solara.Button("Step", on_click=step, disabled=current.finished or playing.value, color="primary")
+            solara.Button("Pause" if playing.value else "Play", on_click=lambda: playing.set(not playing.value),
+                          disabled=current.finished, color="primary",
+                          icon_name="mdi-pause" if playing.value else "mdi-play")
+            solara.Button("Run to the end", on_click=to_end, disabled=current.finished or playing.value)
+        solara.Text(f"Step {current.steps} of {current.source.steps} ({shown_quarter(current)}). Reset rebuilds the "
+                    "model with the settings below; Step runs one quarter.")
+        if error.value:
+            solara.Error(error.value)
 
 
 @solara.component
 def Page() -> None:
     """One model per browser session."""
     start = os.environ.get("SIM_APP_SCENARIO", "baseline")
-    model = solara.use_memo(lambda: DashboardModel(library_scenario=start), [])
-    SolaraViz(model, components=COMPONENTS, model_params=model_params(start), name="Central Asia influence",
-              play_interval=200)
+    first = solara.use_memo(lambda: DashboardModel(library_scenario=start), [])
+    model = solara.use_reactive(first)
+    scenario = solara.use_reactive(start)
+    seed = solara.use_reactive("1")
+    values = solara.use_reactive(widgets.scenario_values(first.source.parameters, teachable()))
+    tick = solara.use_reactive(0)
+    tab = solara.use_reactive(0)
+    error = solara.use_reactive("")
+    current: DashboardModel = model.value
+    step = current.steps + 0 * tick.value  # re-render when the model steps (it changes in place)
+    groups = solara.use_memo(lambda: widgets.parameter_groups(
+        teachable(), widgets.scenario_values(current.source.parameters, teachable()), slider_label),
+        [current.scenario_name])
+    specs = {p["path"]: p for g in groups for p in g["params"]}
+    own = widgets.scenario_values(current.source.parameters, teachable())
+    wanted = {k: v for k, v in values.value.items() if v != own.get(k)}
+    pending = wanted != current.overrides
+
+    def set_value(data: dict[str, Any]) -> None:
+        path = data.get("path") if isinstance(data, dict) else None
+        if path in specs:
+            values.set({**values.value, path: widgets.clamp(specs[path], data.get("value", 0))})
+
+    solara.Title(TITLE)
+    solara.Style(CSS)
+    widgets.Html(f"<h1 style='margin:0;font-size:24px;font-weight:600'>{TITLE}</h1>", tag="header")
+    with solara.Row(style={"align-items": "flex-start", "flex-wrap": "nowrap", "gap": "12px"}):
+        with solara.v.Html(tag="aside", attributes={"aria-label": "Run the model and set its parameters"},
+                           style_="flex: 0 0 390px; width: 390px; max-height: calc(100vh - 70px); overflow-y: auto;"):
+            Controls(model, scenario, seed, values, tick, error)
+            with solara.Card("Parameters"):
+                widgets.ParameterPanel(groups=groups, values=values.value,
+                                       pending="Changed: press Reset to apply." if pending else "",
+                                       event_set_value=set_value)
+        with solara.v.Html(tag="section", attributes={"aria-label": "The model's results"},
+                           style_="flex: 1 1 auto; min-width: 0; padding: 0 8px;"):
+            MainArea(current, step, pending, tab, values.value, seed.value)
+
+
+@solara.component
+def MainArea(current: DashboardModel, step: int, pending: bool, tab: solara.Reactive, values: dict[str, Any],
+             seed: str) -> None:
+    with solara.Column():
+        ScenarioHeader(current, step, pending)
+        PowerLegend(current)
+        with solara.lab.Tabs(value=tab, lazy=True):
+            with solara.lab.Tab(TABS[0]):
+                MapTab(current, step)
+            with solara.lab.Tab(TABS[1]):
+                TimeCharts(current, step)
+            with solara.lab.Tab(TABS[2]):
+                CompareTab(current, values, seed)
+            with solara.lab.Tab(TABS[3]):
+                EventLog(current, step)
+            with solara.lab.Tab(TABS[4]):
+                SaveScenario(current)
+            with solara.lab.Tab(TABS[5]):
+                Sources(current)

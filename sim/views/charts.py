@@ -22,8 +22,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, MultipleLocator
 
-from sim.model.calendar import parse_quarter, quarter_to_year
+from sim.model.calendar import format_quarter, parse_quarter, quarter_to_year
 
 #: Okabe-Ito colour-blind-safe palette, used for powers without a colour of their own.
 PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000")
@@ -141,6 +142,29 @@ def _event_key(events: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def time_axis(ax: plt.Axes, years: Sequence[float] | pd.Series) -> str:
+    """Calendar ticks on a time axis: whole years (every second one past eight), or quarters (``2019Q3``) when the
+    span is under two years; never decimal years. Returns the axis label that fits ("year" or "quarter").
+    """
+    values = [float(y) for y in years]
+    span = (max(values) - min(values)) if values else 0.0
+    if span >= 2:
+        ax.xaxis.set_major_locator(MultipleLocator(1 if span <= 8 else 2))
+        ax.xaxis.set_minor_locator(MultipleLocator(0.25))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:.0f}"))
+        return "year"
+    ax.xaxis.set_major_locator(MultipleLocator(0.25 if span <= 1 else 0.5))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: format_quarter(round(x * 4))))
+    return "quarter"
+
+
+def enlarge_text(fig: plt.Figure, factor: float) -> plt.Figure:
+    """Every text of a figure ``factor`` times larger (for a projector), then the layout redone."""
+    for text in fig.findobj(matplotlib.text.Text):
+        text.set_fontsize(text.get_fontsize() * factor)
+    return fig
+
+
 def _grid(n: int, cols: int = 3, width: float = 4.2, height: float = 3.0, **kwargs: Any):  # type: ignore[no-untyped-def]
     rows = int(np.ceil(n / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False, **kwargs)
@@ -162,13 +186,13 @@ def influence_over_time(table: pd.DataFrame, style: ChartStyle, path: str | Path
             ax.plot(line["year"], line["mean"], color=style.color(power), lw=1.8, label=style.name(power))
             ax.fill_between(line["year"], line["low"], line["high"], color=style.color(power), alpha=0.2, lw=0)
         ax.set_title(style.name(state), fontsize=10, pad=11)
-        ax.ticklabel_format(axis="x", useOffset=False, style="plain")
+        xlabel = time_axis(ax, summary["year"])
         ax.grid(alpha=0.3)
         _mark_events(ax, style.events)
     for ax in axes[:, 0]:
         ax.set_ylabel(f"{channel} influence (index 0-1)")
     for ax in axes[-1, :]:
-        ax.set_xlabel("year")
+        ax.set_xlabel(xlabel)
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=len(powers), frameon=False, bbox_to_anchor=(0.5, 0.99))
     fig.suptitle(title or f"{channel.capitalize()} influence by state (mean and 90% band across replications)",
@@ -191,11 +215,10 @@ def regional_shares(table: pd.DataFrame, style: ChartStyle, path: str | Path | N
     ax.stackplot(mean.index, [mean[p].to_numpy() for p in powers], labels=[style.name(p) for p in powers],
                  colors=[style.color(p) for p in powers], alpha=0.85)
     ax.set_ylim(0, 1)
-    ax.ticklabel_format(axis="x", useOffset=False, style="plain")
     if mean.index.max() > mean.index.min():
         ax.set_xlim(mean.index.min(), mean.index.max())
     ax.set_ylabel("share of composite influence in the region")
-    ax.set_xlabel("year")
+    ax.set_xlabel(time_axis(ax, mean.index))
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     _mark_events(ax, style.events)
     ax.set_title(title or "Regional share of outside influence (weighted mean of the five states)", pad=14)
@@ -270,7 +293,7 @@ def dominance(table: pd.DataFrame, style: ChartStyle, path: str | Path | None = 
                     marker=None if state != "region" else ".")
     bottom.axhline(1.0 / len(powers), color="#999999", lw=0.8, ls=":")
     bottom.set_ylabel("concentration (HHI)")
-    bottom.set_xlabel("year")
+    bottom.set_xlabel(time_axis(bottom, hhi.index))
     bottom.set_ylim(0, 1)
     bottom.legend(ncol=3, fontsize=8, frameon=False)
     bottom.grid(alpha=0.3)

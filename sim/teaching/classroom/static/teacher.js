@@ -1,0 +1,165 @@
+/* The teacher's screen: create a room, then show its code, the map, the timeline and who has submitted. */
+"use strict";
+(function () {
+  const C = window.Classroom;
+  const $ = (id) => document.getElementById(id);
+  let key = sessionStorage.getItem("classroom-key") || "";
+  let room = JSON.parse(sessionStorage.getItem("classroom-room") || "null");
+  let version = 0;
+  let deadline = null;
+  let lastView = null;
+
+  const hash = new URLSearchParams(location.hash.slice(1));
+  if (hash.get("key")) {
+    key = hash.get("key");
+    sessionStorage.setItem("classroom-key", key);
+    history.replaceState(null, "", location.pathname);  // the key leaves the address bar (a projector shows it)
+  }
+
+  function fillTimers(select, timers, value) {
+    select.replaceChildren(...timers.map((t) => C.el("option", { value: String(t),
+      text: t === 0 ? "no timer" : (t < 60 ? t + " seconds" : (t / 60) + " minute" + (t === 60 ? "" : "s")) })));
+    select.value = String(value);
+  }
+
+  async function setup() {
+    try {
+      const config = await C.api("/api/config", { headers: { "X-Teacher-Key": key } });
+      $("scenario").replaceChildren(...config.scenarios.map((s) => C.el("option", { value: s, text: s })));
+      $("scenario").value = config.default;
+      fillTimers($("timer"), config.timers, 0);
+      fillTimers($("next-timer"), config.timers, 0);
+      if (room) showRoom(); else $("setup").hidden = false;
+    } catch (err) {
+      $("key-error").textContent = err.message + ". Open the teacher's address that `sim classroom` printed.";
+      $("key-error").hidden = false;
+    }
+  }
+
+  $("create-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    $("create-error").textContent = "";
+    try {
+      const made = await C.api("/api/rooms", { method: "POST", headers: { "X-Teacher-Key": key }, body: {
+        scenario: $("scenario").value, turn_quarters: parseInt($("turn-length").value, 10),
+        timer: parseInt($("timer").value, 10), assign: $("assign").checked, auto: $("auto").checked,
+      } });
+      room = { code: made.code, token: made.token };
+      sessionStorage.setItem("classroom-room", JSON.stringify(room));
+      showRoom();
+    } catch (err) {
+      $("create-error").textContent = err.message;
+    }
+  });
+
+  function showRoom() {
+    $("setup").hidden = true;
+    $("room").hidden = false;
+    $("code").textContent = room.code;
+    $("student-url").textContent = location.origin + "/";
+    poll();
+    setInterval(poll, 1000);
+    setInterval(tickTimer, 250);
+  }
+
+  function headers() { return { "X-Room-Token": room.token }; }
+
+  async function action(name, body) {
+    $("room-error").textContent = "";
+    try {
+      return await C.api("/api/rooms/" + room.code + "/" + name, { method: "POST", headers: headers(), body: body || {} });
+    } catch (err) {
+      $("room-error").textContent = err.message;
+      return null;
+    } finally {
+      poll();
+    }
+  }
+
+  $("advance").addEventListener("click", () => action("advance"));
+  $("end").addEventListener("click", () => {
+    if (window.confirm("End the game for everyone? The game played so far stays saved.")) action("end");
+  });
+  $("save").addEventListener("click", async () => {
+    const saved = await action("save");
+    if (saved) $("saved").textContent = "Saved: " + saved.path;
+  });
+  for (const id of ["next-length", "next-timer", "next-auto"]) {
+    $(id).addEventListener("change", () => action("settings", {
+      turn_quarters: parseInt($("next-length").value, 10), timer: parseInt($("next-timer").value, 10),
+      auto: $("next-auto").checked,
+    }));
+  }
+
+  let polling = false;
+  async function poll() {
+    if (polling) return;
+    polling = true;
+    try {
+      const view = await C.api("/api/rooms/" + room.code + "/teacher?v=" + version, { headers: headers() });
+      if (!view.unchanged) render(view);
+    } catch (err) {
+      if (err.status === 403) {
+        sessionStorage.removeItem("classroom-room");
+        $("room-error").textContent = "This room is gone (the server was restarted?). Reload to create a new one.";
+      }
+    } finally {
+      polling = false;
+    }
+  }
+
+  function tickTimer() {
+    if (!lastView) return;
+    if (deadline === null) { $("timer-text").textContent = ""; return; }
+    $("timer-text").textContent = "(" + C.countdown((deadline - Date.now()) / 1000) + " left)";
+  }
+
+  function render(view) {
+    version = view.version;
+    lastView = view;
+    deadline = view.remaining === null ? null : Date.now() + view.remaining * 1000;
+    $("scenario-title").textContent = "Scenario: " + view.scenario.title;
+    if (view.status === "over") {
+      $("turn-text").textContent = "The game is over.";
+      $("advance").disabled = true;
+      $("end").disabled = true;
+    } else {
+      $("turn-text").textContent = "Turn " + view.turn.number + ": " + view.turn.label;
+    }
+    $("submitted-text").textContent = view.submitted + " of " + view.students + " students have submitted" +
+      (view.students ? "" : " (nobody has joined yet: the model plays every power)");
+    $("room-error").textContent = view.error || "";
+    if (view.saved) $("saved").textContent = "Saved after every turn: " + view.saved;
+    syncSettings(view.settings);
+    renderSeats(view);
+    C.drawMap($("map"), view, "Map of the five states coloured by the leading power, " + view.quarter);
+    $("map-title").textContent = "Who leads each state (" + view.quarter + ")";
+    C.drawShares($("shares"), view);
+    $("events").replaceChildren(C.eventList(view));
+    $("random").replaceChildren(...(view.timeline.random.length ? view.timeline.random.map((e) =>
+      C.el("li", { text: e.quarter + ": " + e.title })) : [C.el("li", { class: "muted", text: "none" })]));
+    tickTimer();
+  }
+
+  function syncSettings(settings) {
+    const active = document.activeElement;
+    if (active !== $("next-length")) $("next-length").value = String(settings.turn_quarters);
+    if (active !== $("next-timer")) $("next-timer").value = String(settings.timer);
+    if (active !== $("next-auto")) $("next-auto").checked = settings.auto;
+  }
+
+  function renderSeats(view) {
+    const colors = Object.fromEntries(view.powers.map((p) => [p.id, p.color]));
+    $("seats").replaceChildren(...view.seats.map((s) => C.el("tr", {}, [
+      C.el("th", { scope: "row", text: s.name }),
+      C.el("td", { class: "nowrap" }, [C.swatch(colors[s.power]), s.power_name]),
+      C.el("td", { class: s.submitted ? "ok" : "", text: s.submitted ? "submitted" : "not yet" }),
+      C.el("td", { text: s.connected ? "online" : "away" }),
+    ])));
+    $("teams").replaceChildren(...view.powers.filter((p) => p.playable).map((p) =>
+      C.el("li", {}, [C.swatch(p.color), p.name + ": " + (p.students ? p.students + " student" +
+        (p.students === 1 ? "" : "s") : "played by the model")])));
+  }
+
+  setup();
+})();
