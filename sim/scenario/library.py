@@ -132,7 +132,6 @@ def new_scenario(name: str, from_: str = "baseline", folder: str | Path | None =
 
     Refuses to overwrite an existing file unless ``force``; the written file is checked by loading it.
     """
-    from sim.atomic import atomic_write_text
     from sim.scenario.load import load_scenario
 
     for suffix in (".yaml", ".yml"):
@@ -145,26 +144,38 @@ def new_scenario(name: str, from_: str = "baseline", folder: str | Path | None =
         raise InputError("already exists; choose another name or add --force to overwrite it", file=target)
     base_path = resolve_scenario(from_)
     base = load_scenario(base_path)
-    extends = _extends_for(base_path, folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(target, _template(name, extends, base))
-    try:
-        load_scenario(target)
-    except InputError:
-        target.unlink(missing_ok=True)
-        raise
-    return target
+    return write_checked_scenario(target, _template(name, extends_reference(base_path, folder), base))
 
 
-def _extends_for(base: Path, folder: Path) -> str:
-    """``library:NAME`` for a library scenario, else a path relative to the new file's folder."""
+def extends_reference(base: Path, folder: Path) -> str:
+    """How a scenario saved in ``folder`` names ``base`` in its ``extends``.
+
+    A path relative to ``folder`` when ``base`` lies inside it (what ``extends`` may reach),
+    else ``library:NAME`` for a library scenario (the installed library is never written to);
+    anything else cannot be extended from there.
+    """
+    if base.resolve().is_relative_to(folder.resolve()):
+        return base.resolve().relative_to(folder.resolve()).as_posix()
     library = library_scenarios()
     if base.stem in library and library[base.stem].resolve() == base.resolve():
         return f"{LIBRARY_PREFIX}{base.stem}"
-    if base.resolve().is_relative_to(folder.resolve()):
-        return base.resolve().relative_to(folder.resolve()).as_posix()
-    raise InputError(f"a new scenario can extend a library scenario or a file inside {folder}; {base} is neither",
-                     key="--from")
+    raise InputError(f"a scenario saved in {folder} can extend a library scenario or a file inside that folder; "
+                     f"{base} is neither", key="extends")
+
+
+def write_checked_scenario(path: Path, text: str) -> Path:
+    """Write a scenario file atomically and check it loads; a file that does not load is removed again."""
+    from sim.atomic import atomic_write_text
+    from sim.scenario.load import load_scenario
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, text)
+    try:
+        load_scenario(path)
+    except InputError:
+        path.unlink(missing_ok=True)
+        raise
+    return path
 
 
 def _template(name: str, extends: str, base) -> str:  # type: ignore[no-untyped-def]

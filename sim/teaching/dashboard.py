@@ -36,6 +36,7 @@ from sim.experiment.tidy import model_table
 from sim.model.influence_model import InfluenceModel
 from sim.model.mechanisms import CHANNELS
 from sim.model.parameters import Parameter, default_parameters
+from sim.scenario.library import extends_reference, write_checked_scenario
 from sim.scenario.load import Scenario, load_scenario
 from sim.teaching import widgets
 from sim.teaching.live import map_states, powers_legend, shown_quarter, state_summary
@@ -119,37 +120,14 @@ class DashboardModel(InfluenceModel):
         folder = Path(folder or SAVE_DIR)
         data = {
             "name": name,
-            "extends": _extends(self.source.path, folder),
+            "extends": extends_reference(self.source.path, folder),
             "title": f"{self.source.title} (dashboard settings)",
             "description": f"Saved from the dashboard: {self.source.name} with the slider settings below.",
             "seed": self.seed,
             "parameters": dict(self.overrides),
         }
-        path = folder / f"{name}.yaml"
         text = "# yaml-language-server: $schema=../docs/scenario.schema.json\n" + yaml.safe_dump(data, sort_keys=False)
-        from sim.atomic import atomic_write_text
-
-        atomic_write_text(path, text)
-        try:
-            load_scenario(path)
-        except InputError:
-            path.unlink(missing_ok=True)
-            raise
-        return path
-
-
-def _extends(source: Path, folder: Path) -> str:
-    """How a file saved in ``folder`` names the scenario it extends: a relative path when it can (inside
-    ``folder``), else ``library:NAME`` for a library scenario (the installed library is never written to).
-    """
-    from sim.scenario.library import library_scenarios
-
-    if source.resolve().is_relative_to(folder.resolve()):
-        return source.resolve().relative_to(folder.resolve()).as_posix()
-    library = library_scenarios()
-    if source.stem in library and library[source.stem].resolve() == source.resolve():
-        return f"library:{source.stem}"
-    return source.name
+        return write_checked_scenario(folder / f"{name}.yaml", text)
 
 
 def _seed(value: Any) -> int:
