@@ -525,7 +525,23 @@ def _chunks(tasks: list[RunTask], workers: int) -> list[list[RunTask]]:
     if not tasks:
         return []
     size = max(1, min(16, math.ceil(len(tasks) / (workers * 8))))
-    return [tasks[i:i + size] for i in range(0, len(tasks), size)]
+    return _slices(tasks, size)
+
+
+def _slices(tasks: list[RunTask], size: int) -> list[list[RunTask]]:
+    """``tasks`` in slices of at most ``size`` consecutive run ids, none straddling a gap.
+
+    A resumed experiment's runs have gaps (the runs already finished). A chunk is stored as one
+    part and parts are read in the order of their first run, so a chunk spanning a gap would put
+    its later runs before the finished runs of the gap: the table would no longer be in run order.
+    """
+    out: list[list[RunTask]] = []
+    for task in tasks:
+        if out and len(out[-1]) < size and task.run == out[-1][-1].run + 1:
+            out[-1].append(task)
+        else:
+            out.append([task])
+    return out
 
 
 #: Rows of table a batched chunk aims at: enough to amortise a chunk, little enough to bound memory.
@@ -541,7 +557,7 @@ def _batch_chunks(scenario: Scenario, tasks: list[RunTask]) -> list[list[RunTask
     channels = len(recorded_channels(scenario) or ("aid", "drills", "security", "composite"))
     rows = len(recorded_steps(scenario)) * powers * (states + 1) * channels
     size = max(16, min(8192, BATCH_ROWS // rows))
-    return [tasks[i:i + size] for i in range(0, len(tasks), size)]
+    return _slices(tasks, size)
 
 
 def _open_store(scenario: Scenario, scenario_root: Path, resume: bool | str,

@@ -158,6 +158,39 @@ def test_resume_recomputes_only_missing_chunks_and_matches_an_uninterrupted_run(
     assert _csv(resumed) == _csv(full)
 
 
+def test_resume_after_gaps_keeps_the_table_in_run_order(tmp_path):
+    """Runs lost here and there (two workers, one killed mid-chunk) leave gaps; the resumed chunks
+    must not straddle them, or the exported table would list runs out of order."""
+    scenario = _scenario(tmp_path, replications=40)  # 80 runs in chunks of 5
+    full = run_experiment(scenario, results=tmp_path / "full", executor="serial", progress=False, engine="agents")
+    partial = run_experiment(scenario, results=tmp_path / "part", executor="serial", progress=False, engine="agents")
+    store = ExperimentStore(partial.folder)
+    chunks = [c["chunk"] for c in store.chunks()]
+    assert len(chunks) == 16
+    for lost in (chunks[1], chunks[3], *chunks[6:]):  # 60 runs to redo, in chunks of 4 that would straddle
+        store.record_path(lost).unlink()
+        store.part_path(lost).unlink()
+    store.update_manifest(status="partial")
+    resumed = run_experiment(scenario, results=tmp_path / "part", executor="serial", resume=True, progress=False,
+                             engine="agents")
+    assert resumed.status == "complete"
+    assert pd.read_csv(resumed.folder / "influence.csv")["run"].is_monotonic_increasing, "runs out of order"
+    assert _csv(resumed) == _csv(full)
+
+
+def test_chunks_of_either_engine_never_straddle_a_gap_in_the_runs(tmp_path):
+    import sim.experiment.batch as experiment
+
+    scenario = load_scenario(_scenario(tmp_path, replications=1000))
+    tasks = plan_runs(scenario)
+    todo = [t for t in tasks if not 300 <= t.run < 310 and not 1500 <= t.run < 1507]  # two gaps
+    for chunks in (experiment._chunks(todo, 2), experiment._batch_chunks(scenario, todo)):
+        assert [t.run for chunk in chunks for t in chunk] == [t.run for t in todo]
+        for chunk in chunks:
+            runs = [t.run for t in chunk]
+            assert runs == list(range(runs[0], runs[0] + len(runs))), f"chunk straddles a gap: {runs[0]}..{runs[-1]}"
+
+
 def test_resume_refuses_a_changed_scenario(tmp_path):
     path = _scenario(tmp_path)
     run_experiment(path, results=tmp_path / "r", executor="serial", progress=False)
