@@ -41,5 +41,6 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def atomic_write_json(path: str | Path, data: Any) -> Path:
-    return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+def atomic_write_json(path: str | Path, data: Any, indent: int | None = 2) -> Path:
+    """JSON, indented for people by default; ``indent=None`` writes it compactly (and several times faster)."""
+    return atomic_write_text(path, json.dumps(data, indent=indent, sort_keys=False, default=str) + "\n")

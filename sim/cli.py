@@ -1,4 +1,5 @@
-"""Command line: ``sim run``, ``sim params``, ``sim validate``, ``sim patterns``, ``sim calibrate``, ``sim new``.
+"""Command line: ``sim run``, ``sim params``, ``sim validate``, ``sim patterns``, ``sim calibrate``, ``sim new``,
+``sim sensitivity``, ``sim discover`` and more (``sim --help``).
 
 Thin by design: it parses arguments and calls library functions. Input errors are printed as
 one clear line (file, line, key, what was expected) without a traceback, exit status 2.
@@ -71,6 +72,30 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--workers", "-w", type=int, help="worker processes for runs (default: all cores)")
     compare.add_argument("--quiet", "-q", action="store_true")
     compare.set_defaults(func=cmd_compare)
+
+    sensitivity = sub.add_parser("sensitivity", help="sensitivity indices (Morris, Sobol', FAST) of an experiment with "
+                                                     "a sensitivity design, in an HTML report")
+    sensitivity.add_argument("folder", type=Path, help="an experiment folder, e.g. results/NAME/latest")
+    sensitivity.add_argument("--outcome", action="append", metavar="EXPR",
+                             help="analyse this outcome instead of the scenario's `outcomes:` (repeatable; it must "
+                                  "have been recorded)")
+    sensitivity.add_argument("--out", type=Path, help="report folder (default: FOLDER/sensitivity)")
+    sensitivity.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for the 95%% CIs")
+    sensitivity.set_defaults(func=cmd_sensitivity)
+
+    discover = sub.add_parser("discover", help="scenario discovery (PRIM): which parameter ranges make a condition "
+                                               "hold, in an HTML report")
+    discover.add_argument("folder", type=Path, help="an experiment folder with a sampled design")
+    discover.add_argument("--where", required=True, metavar="CONDITION",
+                          help='e.g. "dominant(TJ, security, 2030Q4) == china" or '
+                               '"share(china, TJ, security, 2030Q4) > 0.3"')
+    discover.add_argument("--box", type=int, help="the box of the peeling trajectory to report (default: the widest "
+                                                  "box with density of at least 0.8)")
+    discover.add_argument("--min-share", type=float, default=0.5,
+                          help="a design point counts when the condition holds in at least this share of its "
+                               "replications (default 0.5)")
+    discover.add_argument("--out", type=Path, help="report folder (default: FOLDER/discovery/CONDITION)")
+    discover.set_defaults(func=cmd_discover)
 
     app = sub.add_parser("app", help="start the teaching dashboard in the browser")
     app.add_argument("scenario", nargs="?", default="baseline",
@@ -187,7 +212,31 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"interrupted; finished runs are kept. Resume with: sim run {args.scenario} --resume "
               f"{result.folder.name}", file=sys.stderr)
         return 130
+    if result.status == "complete" and scenario.sampling is not None and scenario.sampling.sensitivity:
+        _sensitivity_after_run(result.folder)
     return 0 if result.status == "complete" else 1
+
+
+def _sensitivity_after_run(folder: Path) -> None:
+    """A sensitivity design's run ends with its analysis (the runs stay valid if the analysis cannot be made)."""
+    try:
+        analysis = _analysis_extra("sensitivity")
+        result = analysis.sensitivity(folder)
+    except InputError as err:
+        print(f"warning: the runs are stored, but the sensitivity analysis failed: {err}", file=sys.stderr)
+        return
+    print(f"sensitivity: {result.folder / 'report.html'} (indices.csv, charts)")
+
+
+def _analysis_extra(name: str):  # type: ignore[no-untyped-def]
+    """``sim.analysis.<name>``, or a clear error when the optional ``analysis`` extra is not installed."""
+    import importlib
+
+    missing = [m for m in ("SALib", "ema_workbench") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise InputError(f"`sim {name}` needs {' and '.join(missing)}, in the optional extra: "
+                         "pip install 'ca-influence-sim[analysis]'", key=name)
+    return importlib.import_module(f"sim.analysis.{name}")
 
 
 def cmd_charts(args: argparse.Namespace) -> int:
@@ -213,6 +262,29 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(f"report: {report}")
     print(f"charts: {report.parent}/overlay.png, differences.png, share-differences.png, map.png (and .svg); "
           "numbers: differences.csv")
+    return 0
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    analysis = _analysis_extra("sensitivity")
+    result = analysis.sensitivity(args.folder, outcomes=args.outcome, out=args.out, resamples=args.resamples)
+    for name, verdict in result.verdicts.items():
+        print(f"{'ok' if verdict.holds else 'too wide'}: {name}: {verdict.sentence}")
+    for name, why in result.skipped.items():
+        print(f"skipped: {name}: {why}")
+    print(f"report: {result.folder / 'report.html'} (indices.csv, outcomes.csv, charts as PNG and SVG)")
+    return 0
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    analysis = _analysis_extra("discovery")
+    found = analysis.discover(args.folder, args.where, out=args.out, box=args.box, min_share=args.min_share)
+    stats = found.boxes.stats
+    print(f"box {found.boxes.chosen}: coverage {stats['coverage']:.2f}, density {stats['density']:.2f}, "
+          f"{int(stats['res_dim'])} parameter(s) restricted")
+    for row in found.boxes.limits.itertuples():
+        print(f"  {row.parameter}: {row.restriction}{'' if row.significant else ' (weak: quasi-p 0.05 or more)'}")
+    print(f"report: {found.report} (cases.csv, box.csv, trajectory.csv, charts as PNG and SVG)")
     return 0
 
 

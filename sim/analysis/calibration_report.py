@@ -16,7 +16,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from sim.analysis.compare import _png, _table
+from sim.analysis.compare import _table
+from sim.analysis.report import CSS, png
 from sim.views.charts import ChartStyle, _footer, _grid, style_for
 
 if TYPE_CHECKING:
@@ -137,7 +138,7 @@ def _style(cal: Calibration) -> ChartStyle:
 def html_report(cal: Calibration) -> str:
     style = _style(cal)
     figures = {use: targets_chart(cal, use, style) for use in ("fit", "validation")}
-    images = {use: f'<img alt="{use} targets" src="data:image/png;base64,{_png(fig)}">' if fig else ""
+    images = {use: f'<img alt="{use} targets" src="data:image/png;base64,{png(fig)}">' if fig else ""
               for use, fig in figures.items()}
     for fig in figures.values():
         if fig is not None:
@@ -165,13 +166,7 @@ out-of-sample check of what the fit did to the model's later years.</p>
 {_table(target_rows(cal, 'validation'))}"""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Calibration {e(cal.id)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }}
-h1 {{ font-size: 1.6em; }} .meta {{ color: #666; font-size: 0.85em; }} img {{ max-width: 100%; }}
-.warn {{ background: #fff3cd; border: 1px solid #e0c060; border-radius: 6px; padding: 0.5em 1em; }}
-table.data {{ border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }}
-table.data th, table.data td {{ border-bottom: 1px solid #eee; padding: 3px 8px; text-align: left; }}
-</style></head><body>
+<style>{CSS}</style></head><body>
 <h1>Calibration {e(cal.id)}: {e(cal.targets.path.name)}</h1>
 {banner}
 <p class="meta">Made by <code>sim calibrate</code> on {e(_when(cal))} UTC. Scenario <code>{e(cal.scenario.name)}</code>

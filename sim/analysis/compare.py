@@ -12,10 +12,7 @@ compared as independent (Welch). Confidence intervals are 95% (Student's t).
 
 from __future__ import annotations
 
-import base64
 import html
-import io
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.analysis.report import CSS, markdown, png
 from sim.errors import InputError
 from sim.experiment.store import ExperimentStore, latest_experiment
 from sim.model.calendar import parse_quarter, quarter_to_year
@@ -388,23 +386,6 @@ def compare(inputs: list[str | Path], results: str | Path = "results", out: Path
     return report
 
 
-def _png(fig: plt.Figure) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def markdown(text: str) -> str:
-    """The small Markdown subset used in scenario descriptions: paragraphs, **bold**, `code`."""
-    out = []
-    for para in re.split(r"\n\s*\n", text.strip()):
-        body = html.escape(" ".join(para.split()))
-        body = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", body)
-        body = re.sub(r"`(.+?)`", r"<code>\1</code>", body)
-        out.append(f"<p>{body}</p>")
-    return "\n".join(out)
-
-
 def _table(frame: pd.DataFrame) -> str:
     if frame.empty:
         return "<p><em>none</em></p>"
@@ -435,15 +416,7 @@ def _html(compared: list[Compared], quarter: str, diffs: pd.DataFrame, figures: 
                         f"{html.escape(h.sentence())}</p>" for h in checks if h is not None)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Comparison: {names}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }}
-h1 {{ font-size: 1.6em; }} .card {{ border: 1px solid #ddd; border-radius: 6px; padding: 0.5em 1em; margin: 0.6em 0; }}
-.meta {{ color: #666; font-size: 0.85em; }} img {{ max-width: 100%; }}
-table.data {{ border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }}
-table.data th, table.data td {{ border-bottom: 1px solid #eee; padding: 3px 8px; text-align: left; }}
-.ok {{ background: #e8f5e9; border: 1px solid #9ccc9c; border-radius: 6px; padding: 0.5em 1em; }}
-.warn {{ background: #fff3cd; border: 1px solid #e0c060; border-radius: 6px; padding: 0.5em 1em; }}
-</style></head><body>
+<style>{CSS}</style></head><body>
 <h1>Comparison: {names}</h1>
 <p class="meta">Made by <code>sim compare</code> on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from stored results.
 Differences are against <strong>{html.escape(compared[0].name)}</strong>.</p>
@@ -451,18 +424,18 @@ Differences are against <strong>{html.escape(compared[0].name)}</strong>.</p>
 {cards}
 {"<h2>The headline effect</h2>" + headlines if headlines else ""}
 <h2>Composite influence over time</h2>
-<img alt="scenarios overlaid" src="data:image/png;base64,{_png(figures['overlay'])}">
+<img alt="scenarios overlaid" src="data:image/png;base64,{png(figures['overlay'])}">
 <h2>Differences against {html.escape(compared[0].name)}: who gains at all</h2>
 <p>Absolute composite influence. When one power recedes, others can gain in absolute terms (they win the
 room it leaves in each state's demand); a power's share can rise without any absolute gain.</p>
-<img alt="differences in composite influence" src="data:image/png;base64,{_png(figures['differences'])}">
+<img alt="differences in composite influence" src="data:image/png;base64,{png(figures['differences'])}">
 <h2>Differences against {html.escape(compared[0].name)}: who gains relatively</h2>
 <p>Composite shares among the powers (they sum to 1 in each state): a gain here is a gain against the others.</p>
-<img alt="differences in composite shares" src="data:image/png;base64,{_png(figures['share-differences'])}">
+<img alt="differences in composite shares" src="data:image/png;base64,{png(figures['share-differences'])}">
 <h2>Who dominates each state at the end ({quarter})</h2>
 <p>Each state in the colour of the power with the largest mean composite influence; the bars show every
 power's share.</p>
-<img alt="map of the dominant power per state, one per scenario" src="data:image/png;base64,{_png(figures['map'])}">
+<img alt="map of the dominant power per state, one per scenario" src="data:image/png;base64,{png(figures['map'])}">
 <h2>End of period ({quarter}): the region</h2>
 <p>Differences with their 95% confidence intervals across replications ({ci_note}).</p>
 <h3>Composite influence (who gains at all)</h3>

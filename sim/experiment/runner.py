@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.experiment.tidy import TidyColumns, kept_steps, model_columns
+from sim.experiment.tidy import OUTPUT_CHANNELS, TidyColumns, kept_steps, model_columns
 from sim.model.calendar import parse_quarter
 from sim.model.influence_model import InfluenceModel
 from sim.scenario.load import Scenario
@@ -74,17 +74,25 @@ def record_every(scenario: Scenario) -> int:
 
 
 def recorded_steps(scenario: Scenario) -> np.ndarray:
-    """The steps (0-based) ``outputs.record`` keeps: all, every k-th and the last, or the summary's."""
+    """The steps (0-based) ``outputs.record`` keeps: all, every k-th and the last, or the summary's.
+
+    The summary keeps the last step, ``outputs.quarters`` and every quarter the scenario's
+    ``outcomes`` name (all the quarters of a mean's period).
+    """
     if scenario.outputs.record != "summary":
         return kept_steps(scenario.steps, record_every(scenario))
     k = scenario.parameters.value("model.quarters_per_step")
-    chosen = [(parse_quarter(q) - scenario.start) // k for q in scenario.outputs.quarters or []]
+    named = [*(scenario.outputs.quarters or []), *(q for o in scenario.outcomes for q in o.quarters)]
+    chosen = [(parse_quarter(q) - scenario.start) // k for q in named]
     return np.unique(np.array([*chosen, scenario.steps - 1], dtype=np.int64))
 
 
 def recorded_channels(scenario: Scenario) -> tuple[str, ...] | None:
-    """The output channels ``outputs.record`` keeps: all, or the composite for the summary."""
-    return ("composite",) if scenario.outputs.record == "summary" else None
+    """The output channels ``outputs.record`` keeps: all; for the summary the composite and those outcomes name."""
+    if scenario.outputs.record != "summary":
+        return None
+    named = {"composite", *(o.channel for o in scenario.outcomes)}
+    return tuple(c for c in OUTPUT_CHANNELS if c in named)
 
 
 def run_replication(scenario: Scenario, replication: int, seed: int, every: int | None = None,

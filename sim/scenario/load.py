@@ -36,8 +36,9 @@ from sim.model.influence_model import DEFAULT_START, DEFAULT_STEPS
 from sim.model.parameters import ParameterSet, default_parameters
 from sim.model.world import build_world
 from sim.scenario import schema
-from sim.scenario.design import DesignPoint, check_size, expand_design
+from sim.scenario.design import DesignPoint, Sampling, check_size, design_sampling, expand_design
 from sim.scenario.library import is_library_reference, library_folder, library_reference
+from sim.scenario.outcomes import Outcome, Vocabulary, parse_outcomes
 from sim.scenario.parse_events import parse_event
 from sim.yamlio import LineMap, parse_yaml, read_yaml
 
@@ -84,6 +85,8 @@ class Scenario:
     design: list[DesignPoint] = field(default_factory=lambda: [DesignPoint(0, "default")])
     outputs: schema.Outputs = field(default_factory=schema.Outputs)
     headline: schema.Headline | None = None  # the file's own, not inherited
+    outcomes: list[Outcome] = field(default_factory=list)  # what analyses measure per run
+    sampling: Sampling | None = None  # a sampled design's method, parameters and bounds
     path: Path | None = None
     sources: list[ScenarioSource] = field(default_factory=list)  # parent first
     warnings: list[str] = field(default_factory=list)  # legal but probably unintended
@@ -101,28 +104,56 @@ class Scenario:
         return len(self.design) * self.replications
 
     def resolved(self) -> dict[str, Any]:
-        """The scenario fully resolved (after extends and defaults), as plain data."""
-        return {
+        """The scenario fully resolved (after extends and defaults), as plain data.
+
+        A sensitivity design (tens of thousands of points) is recorded as its sampler's settings
+        and a digest of its points (``design.csv`` lists them); other designs point by point.
+        """
+        data = {
             "name": self.name, "title": self.title, "description": self.description,
             "period": {"start": self.start_label, "end": self.end_label, "steps": self.steps},
             "seed": self.seed, "replications": self.replications,
             "parameters": {p.path: p.value for p in self.parameters},
             "events": [_event_record(e) for e in self.events],
-            "design": [{"index": d.index, "label": d.label, "variant": d.variant, "values": d.values}
-                       for d in self.design],
+            "design": self._design_record(),
             "outputs": self.outputs.model_dump(),
             "headline": self.headline.model_dump() if self.headline else None,
             "extends_chain": [str(s.path) for s in self.sources],
         }
+        if self.outcomes:  # only when declared: the fingerprints of earlier experiments stay valid
+            data["outcomes"] = {o.name: o.text for o in self.outcomes}
+        return data
+
+    def _design_record(self) -> Any:
+        if self.sampling is not None and self.sampling.sensitivity:
+            digest = hashlib.sha256(self.sampling.matrix(self.design).tobytes()).hexdigest()[:16]
+            return {**self.sampling.record(), "points": len(self.design), "points_sha256": digest}
+        return [{"index": d.index, "label": d.label, "variant": d.variant, "values": d.values} for d in self.design]
 
     def resolved_yaml(self) -> str:
         return yaml.safe_dump(self.resolved(), sort_keys=False, allow_unicode=True)
 
     def fingerprint(self) -> str:
-        """Hash of the resolved scenario without its file paths: what a resume must match."""
+        """Hash of the resolved scenario without its file paths: what a resume must match.
+
+        Emitting YAML for a design of thousands of points takes seconds, and an experiment asks
+        once per chunk of runs: the hash is remembered per resolved content (its pickle, which is
+        the same only for the same data), so it is computed once and never goes stale.
+        """
+        import pickle
+
         data = self.resolved()
         data.pop("extends_chain")
-        return hashlib.sha256(yaml.safe_dump(data, sort_keys=True).encode()).hexdigest()[:16]
+        key = hashlib.sha256(pickle.dumps(data, protocol=5)).digest()
+        if key not in _FINGERPRINTS:
+            if len(_FINGERPRINTS) >= 64:
+                _FINGERPRINTS.pop(next(iter(_FINGERPRINTS)))
+            _FINGERPRINTS[key] = hashlib.sha256(yaml.safe_dump(data, sort_keys=True).encode()).hexdigest()[:16]
+        return _FINGERPRINTS[key]
+
+
+#: Fingerprints by the hash of the resolved data they were computed from (see :meth:`Scenario.fingerprint`).
+_FINGERPRINTS: dict[bytes, str] = {}
 
 
 def _event_record(e: Event) -> dict[str, Any]:
@@ -292,8 +323,10 @@ def build_scenario(chain: list[ScenarioSource]) -> Scenario:
     outputs = _last(chain, "outputs")[0] or schema.Outputs()
 
     events = _merge_events(chain, params)
-    check_size(design_spec, replications, design_src.locate, outputs.record)
+    check_size(design_spec, replications, design_src.locate, outputs.record, params)
     _check_summary_quarters(outputs, start, steps, step_quarters, _last(chain, "outputs")[1])
+    sampling = design_sampling(design_spec, params, seed, design_src.locate)
+    outcomes = _outcomes(chain, params, start, steps, step_quarters, outputs, sampling, design_src)
     design = expand_design(design_spec, params, seed, design_src.locate)
 
     warnings = _events_outside_period(events, start, start + steps * step_quarters)
@@ -303,8 +336,40 @@ def build_scenario(chain: list[ScenarioSource]) -> Scenario:
     return Scenario(
         name=own.spec.name, title=title or own.spec.name, description=description or "", start=start, steps=steps,
         seed=seed, replications=replications, parameters=params, events=events, design=design, outputs=outputs,
-        headline=own.spec.headline, path=own.path, sources=chain, warnings=warnings,
+        headline=own.spec.headline, outcomes=outcomes, sampling=sampling, path=own.path, sources=chain,
+        warnings=warnings,
     )
+
+
+def _outcomes(chain: list[ScenarioSource], params: ParameterSet, start: int, steps: int, step_quarters: int,
+              outputs: schema.Outputs, sampling: Sampling | None, design_src: ScenarioSource) -> list[Outcome]:
+    """The ``outcomes:`` (nearest in the chain), parsed, and recorded by ``outputs.record``.
+
+    A sensitivity design needs at least one: it is what the indices are computed for.
+    """
+    spec, src = _last(chain, "outcomes")
+    vocab = Vocabulary(tuple(params.children("powers")), tuple(params.children("states")), start, steps,
+                       step_quarters)
+    outcomes = parse_outcomes(spec, vocab, src.locate)
+    if sampling is not None and sampling.sensitivity and not outcomes:
+        key = f"design.{sampling.method}"
+        raise InputError(f"a {sampling.method} design needs `outcomes:` to analyse, e.g. `outcomes: "
+                         "[share(china, TJ, security, end)]` (docs/scenarios.md, Outcomes)", file=design_src.path,
+                         key=key, line=design_src.line(key))
+    record = outputs.record
+    if record in ("summary", "every_step"):  # summary keeps what outcomes name; every_step keeps everything
+        return outcomes
+    every = steps if record == "final" else int(record)
+    last = steps - 1
+    kept = {start + k * step_quarters for k in range(steps) if (k + 1) % every == 0 or k == last}
+    for i, outcome in enumerate(outcomes):
+        missing = [q for q in outcome.quarters if parse_quarter(q) not in kept]
+        if missing:
+            key = f"outcomes.{outcome.name if isinstance(spec, Mapping) else i}"
+            raise InputError(f"`{outcome.text}` needs {missing[0]}, which `outputs.record: {record}` does not keep; "
+                             "use `record: summary` (it keeps the quarters and channels outcomes name) or "
+                             "`record: every_step`", file=src.path, key=key, line=src.line(key))
+    return outcomes
 
 
 def _check_summary_quarters(outputs: schema.Outputs, start: int, steps: int, step_quarters: int,

@@ -153,13 +153,50 @@ class Bounds(Strict):
     high: float | None = None
 
 
+#: The parameters a sampled design varies: dotted names (``*`` matches one segment) mapped to bounds or null (the
+#: documented range), or ``teachable`` for every parameter marked teachable in the registry.
+SampledParameters = Annotated[dict[str, Bounds | None], Field(min_length=1)] | Literal["teachable"]
+PARAMETERS_HELP = ("dotted names (`*` matches one segment) mapped to {low, high} or null for the documented range; "
+                   "or `teachable` for every teachable parameter")
+
+
 class Sample(Strict):
     """Latin hypercube or Monte Carlo samples over parameter ranges."""
 
     method: Literal["lhs", "montecarlo"]
     n: int = Field(ge=1, le=1_000_000)
     seed: int | None = Field(None, ge=0, description="design seed (default: the scenario's seed)")
-    parameters: dict[str, Bounds | None] = Field(min_length=1)
+    parameters: SampledParameters = Field(description=PARAMETERS_HELP)
+
+
+class Morris(Strict):
+    """Morris elementary effects (SALib): ``trajectories`` one-at-a-time paths of D+1 points on ``levels`` levels."""
+
+    trajectories: int = Field(ge=2, le=100_000, description="paths through the parameter space (runs: N x (D+1))")
+    levels: int = Field(4, ge=2, le=1000, description="grid levels per parameter (even: 4, 6, 8)")
+    seed: int | None = Field(None, ge=0, description="design seed (default: the scenario's seed)")
+    parameters: SampledParameters = Field(description=PARAMETERS_HELP)
+
+
+class Sobol(Strict):
+    """Sobol' variance-based indices (SALib, Saltelli's scheme): N x (D+2) points, N x (2D+2) with second order."""
+
+    n: int = Field(ge=2, le=2**24, description="base sample size, a power of two (e.g. 256, 1024)")
+    second_order: bool = Field(False, description="also the second-order indices S2 (twice the runs)")
+    seed: int | None = Field(None, ge=0, description="design seed (default: the scenario's seed)")
+    parameters: SampledParameters = Field(description=PARAMETERS_HELP)
+
+
+class Fast(Strict):
+    """Extended FAST (SALib): first-order and total indices from N x D points."""
+
+    n: int = Field(ge=1, le=10_000_000, description="points per parameter, more than 64")
+    seed: int | None = Field(None, ge=0, description="design seed (default: the scenario's seed)")
+    parameters: SampledParameters = Field(description=PARAMETERS_HELP)
+
+
+#: The designs of sensitivity analysis (``sim sensitivity``), in the order the schema lists them.
+SENSITIVITY_DESIGNS = ("morris", "sobol", "fast")
 
 
 class Design(Strict):
@@ -167,6 +204,9 @@ class Design(Strict):
 
     grid: dict[str, list[ParameterValue] | GridRange] | None = Field(None, description="full factorial")
     sample: Sample | None = None
+    morris: Morris | None = Field(None, description="sensitivity screening: Morris elementary effects")
+    sobol: Sobol | None = Field(None, description="sensitivity: Sobol' first-order, total (and second-order) indices")
+    fast: Fast | None = Field(None, description="sensitivity: extended FAST first-order and total indices")
     variants: dict[str, dict[str, ParameterValue]] | None = Field(None, description="named hand-picked combinations")
     max_runs: int | None = Field(None, ge=1, description="refuse designs larger than this (default 100,000)")
 
@@ -174,9 +214,20 @@ class Design(Strict):
     def _grid_or_sample(self) -> Design:
         if self.grid is not None and self.sample is not None:
             raise ValueError("use `grid` or `sample`, not both (`variants` combine with either)")
+        chosen = [kind for kind in ("grid", "sample", *SENSITIVITY_DESIGNS) if getattr(self, kind) is not None]
+        if len(chosen) > 1:
+            raise ValueError(f"use one of grid, sample, {', '.join(SENSITIVITY_DESIGNS)}; found {' and '.join(chosen)}")
+        if chosen and chosen[0] in SENSITIVITY_DESIGNS and self.variants is not None:
+            raise ValueError(f"`variants` do not combine with a {chosen[0]} design (its points are the sampler's, in "
+                             "its order); run each variant as its own scenario")
         if self.grid is not None and not self.grid:
             raise ValueError("`grid` needs at least one parameter")
         return self
+
+    @property
+    def sensitivity(self) -> str | None:
+        """``morris``, ``sobol`` or ``fast`` for a sensitivity design, else None."""
+        return next((kind for kind in SENSITIVITY_DESIGNS if getattr(self, kind) is not None), None)
 
 
 class Outputs(Strict):
@@ -237,6 +288,10 @@ class ScenarioFile(Strict):
     design: Design | None = None
     outputs: Outputs | None = None
     headline: Headline | None = Field(None, description="the effect the teaching text expects (not inherited)")
+    outcomes: list[str] | dict[str, str] | None = Field(
+        None, description="what analyses measure per run, e.g. `share(china, TJ, security, 2030Q4)`, "
+                          "`dominant(TJ, security, 2030Q4) == china` (docs/scenarios.md, Outcomes): a list, or names "
+                          "mapped to expressions")
 
 
 def _candidates(tp: Any) -> list[Any]:

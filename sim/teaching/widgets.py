@@ -137,7 +137,7 @@ def Html(content: str, tag: str = "div") -> None:
 
 def paragraph(text: str) -> str:
     """Text with **bold** and `code` (the subset scenario descriptions use), escaped."""
-    from sim.analysis.compare import markdown
+    from sim.analysis.report import markdown
 
     return markdown(text)
 
