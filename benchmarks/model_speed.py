@@ -1,4 +1,4 @@
-"""Speed of the model: one baseline run, 100 replications, and agent overhead.
+"""Speed of the model: one baseline run, 100 replications, agent overhead, and the engine's step.
 
 Run by hand:  python benchmarks/model_speed.py [--repeats N]
 
@@ -7,10 +7,15 @@ Prints (and records nothing itself; copy the figures to docs/performance.md):
 * one baseline run (48 quarterly steps, spin-up included): median wall time, with and
   without building the tidy table;
 * 100 replications run serially;
-* the Mesa model's step against the same mechanism functions called directly on the
-  whole arrays in a plain loop (no agents, no events), as a ratio measured side by side.
+* the Mesa model's step against the bare mechanism math, as a ratio measured side by side.
+  "Bare math" is the same compiled phases the model calls (``step.model_perceive``,
+  ``model_power_allocation`` for each power, ``model_absorb``, ``model_random_events``), called
+  directly in a plain loop: no agents, no events, no recording. So the ratio is what the agents,
+  the event queue and the recording cost on top of the arithmetic;
+* for scale, the batched engine's step (``step.run_batch``, one thread): the same phases
+  inlined into one compiled loop, without Python between them.
 
-Targets (issue 2): one run under 50 ms (median); model step at most 3x the bare math.
+Targets (issue 2, kept by issue 10): one run under 50 ms (median); model step at most 3x the bare math.
 """
 
 from __future__ import annotations
@@ -18,44 +23,50 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from sim.experiment.runner import build_model, replication_seeds, run_replication
 from sim.experiment.tidy import model_table
-from sim.model import mechanisms as mech
+from sim.model import step as phases
 from sim.model.world import World
 from sim.scenario.load import load_scenario
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
 
 
-def bare_step(w: World, stocks: np.ndarray, level: np.ndarray, tension: np.ndarray,
+def bare_step(w: World, stocks: np.ndarray, level: np.ndarray, tension: np.ndarray, quarter: int,
               rng: np.random.Generator) -> tuple:
-    """The model's step written as one plain function over whole arrays (the reference)."""
-    threat = mech.threat_level(w.afghan_exposure, w.afghan_instability, tension)
-    demand = mech.channel_demand(w.demand_base, threat, w.threat_weight, w.need, w.need_weight)
-    receptivity = mech.receptivity(w.institutional, w.acceptance, w.regime_insecurity, w.regime_alignment,
-                                   w.regime_weight, w.aversion, w.credibility, w.credibility_weight)
-    share = mech.shares(mech.composite(stocks, w.channel_weights))
-    discount = mech.balancing_discount(share, w.balancing_strength, w.balancing_threshold)
-    opening = mech.openings(stocks, level, demand, w.unmet_weight, w.retreat_weight, w.saturation_weight)
-    boost = mech.rival_reaction(stocks, w.reactor, w.rival, w.trigger_channel, w.response_channel,
-                                w.reaction_threshold, w.reaction_strength, w.reaction_mask)
-    budget = w.budget * mech.budget_trend(w.trend, 0.0)
-    weights = mech.allocation_weights(w.priority, receptivity, w.responsiveness, opening)
-    shift = mech.channel_shift(weights, opening, budget > 0, w.channel_shift)
-    allocation = mech.allocate(budget, w.capacity, weights, boost, shift)
-    offer = mech.effective_offer(allocation, w.absorptive_size, receptivity, discount)
-    level = mech.recent_level(level, stocks, w.memory)
-    stocks = mech.contest_update(stocks, offer, demand, w.growth, w.half_saturation, w.effective_decay,
-                                 w.decisiveness)
-    tension = mech.relax_tension(tension, w.tension_decay)
-    fired = rng.random(stocks.shape[:2]) < mech.protest_probability(w.aversion, share, w.protest_base)
-    stocks = mech.apply_setback(stocks, fired, w.protest_setback)
-    rng.random(len(w.border_pairs))
-    return stocks, level, tension, mech.composite(stocks, w.channel_weights)
+    """The model's step as the same compiled phases, called in a plain loop (the reference)."""
+    table = w.table
+    _, demand, _, share, discount, opening, boost, budget = phases.model_perceive(table, 0, stocks, level, tension,
+                                                                                  quarter)
+    allocation = np.empty(stocks.shape)
+    for p in range(stocks.shape[0]):
+        allocation[p] = phases.model_power_allocation(table, 0, p, opening, boost, budget, 1)[1]
+    stocks, level, tension = phases.model_absorb(table, 0, 1, allocation, discount, demand, stocks, level, tension)
+    stocks, tension, _, _ = phases.model_random_events(table, 0, 1, stocks, tension, share,
+                                                       rng.random(stocks.shape[:2]), rng.random(len(w.border_pairs)))
+    return stocks, level, tension
+
+
+def engine_step(scenario, runs: int = 2000) -> float:  # type: ignore[no-untyped-def]
+    """Seconds per step and replication of the batched engine on one thread (spin-up and draws included)."""
+    from sim.experiment import engine
+    from sim.experiment.batch import plan_runs
+
+    tasks = plan_runs(replace(scenario, replications=runs))
+    keep = np.array([scenario.steps - 1])
+    cache = engine.ReplayCache(scenario)
+    engine.run_batch(scenario, tasks[:10], keep, cache, 1)
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        engine.run_batch(scenario, tasks, keep, cache, 1)
+        best = min(best, time.perf_counter() - t)
+    return best / (runs * scenario.steps)
 
 
 def time_it(fn, repeats: int) -> list[float]:
@@ -109,13 +120,12 @@ def main() -> None:
         model_times.append((time.perf_counter() - t) / n_steps)
         w, stocks, level, tension = model.world, model.stocks.copy(), model.level.copy(), model.tension.copy()
         rng = np.random.default_rng(1)
-        record = np.zeros((n_steps, *stocks.shape))
         t = time.perf_counter()
-        for k in range(n_steps):
-            stocks, level, tension, _ = bare_step(w, stocks, level, tension, rng)
-            record[k] = stocks
+        for k in range(n_steps):  # the quarters the model's steps covered
+            stocks, level, tension = bare_step(w, stocks, level, tension, model.start_quarter + k, rng)
         bare_times.append((time.perf_counter() - t) / n_steps)
     ratio = statistics.median(m / b for m, b in zip(model_times, bare_times))
+    engine = engine_step(scenario)
 
     print(f"baseline: {len(scenario.parameters.children('powers'))} powers x "
           f"{len(scenario.parameters.children('states'))} states, {steps} quarterly steps, "
@@ -127,6 +137,8 @@ def main() -> None:
     print(f"model step                    {statistics.median(model_times) * 1e6:7.1f} us")
     print(f"bare mechanism math step      {statistics.median(bare_times) * 1e6:7.1f} us")
     print(f"ratio model / bare            {ratio:7.2f} x  (target <= 3)")
+    print(f"engine step (run_batch, 1 thread) {engine * 1e6:7.2f} us  (model step / engine step "
+          f"{statistics.median(model_times) / engine:.0f} x)")
 
 
 if __name__ == "__main__":

@@ -92,8 +92,11 @@ class RunTask:
 def plan_runs(scenario: Scenario) -> list[RunTask]:
     """Every run of the experiment, in run-id order (point-major, then replication)."""
     seeds = replication_seeds(scenario.seed, scenario.replications)
-    return [RunTask(p.index * scenario.replications + r, p.index, r, seeds[r], dict(p.values))
-            for p in scenario.design for r in range(scenario.replications)]
+    tasks = []
+    for p in scenario.design:  # the runs of a point share one copy of its values
+        values, first = dict(p.values), p.index * scenario.replications
+        tasks.extend(RunTask(first + r, p.index, r, seed, values) for r, seed in enumerate(seeds))
+    return tasks
 
 
 # -- work done in the workers ------------------------------------------------------------------
@@ -144,34 +147,72 @@ def execute_chunk(scenario: Scenario, folder: str, tasks: list[RunTask]) -> dict
     return {"runs": len(records), "failed": sum(1 for r in records if r["status"] != "ok")}
 
 
-def execute_batch(scenario: Scenario, folder: str, tasks: list[RunTask], threads: int = 1) -> dict[str, int]:
-    """A chunk of runs with the batched engine (one compiled call), stored as one chunk."""
-    import pyarrow as pa
+@dataclass
+class ComputedBatch:
+    """A chunk computed by the batched engine, not yet stored."""
 
+    result: Any  # engine.BatchResult
+    started: str
+    clock: float
+
+
+def compute_batch(scenario: Scenario, tasks: list[RunTask], threads: int = 1) -> ComputedBatch:
+    """Run a chunk with the batched engine (one compiled call, ``threads`` threads)."""
     from sim.experiment import engine
+
+    started, clock = now(), time.perf_counter()
+    result = engine.run_batch(scenario, tasks, recorded_steps(scenario), _replay_cache(scenario), threads)
+    return ComputedBatch(result, started, clock)
+
+
+@dataclass
+class EncodedBatch:
+    """A computed chunk as it goes to disk: its record and its table and events encoded as Parquet."""
+
+    records: dict[str, list[Any]]
+    table: Any  # pyarrow.Buffer
+    events: Any  # pyarrow.Buffer
+    started: str
+    seconds: float
+
+
+def encode_batch(scenario: Scenario, tasks: list[RunTask], computed: ComputedBatch) -> EncodedBatch:
+    """Build a computed chunk's table, events and record, and encode them (no file is written)."""
+    from sim.experiment import engine
+    from sim.experiment.store import encode_events, encode_table
     from sim.experiment.tidy import batch_columns
     from sim.model.calendar import format_quarter
 
-    started, clock = now(), time.perf_counter()
-    keep = recorded_steps(scenario)
-    result = engine.run_batch(scenario, tasks, keep, _replay_cache(scenario), threads)
+    result = computed.result
     finals = [rep.worlds[rep.world_of_step[-1]] for rep in result.replays]  # what the model ends with
     world = finals[0]
     step_quarters = result.replays[0].step_quarters
     quarters = [format_quarter(scenario.start + t * step_quarters) for t in range(scenario.steps)]
+    runs = {name: np.array([getattr(t, name) for t in tasks], dtype=np.int64)
+            for name in ("run", "point", "replication", "seed")}
     columns = batch_columns(
-        result.stocks, result.composite, np.stack([finals[d].regional_weights for d in result.point_of_run]), keep,
-        world.powers, world.states, quarters, scenario.name, np.array([t.replication for t in tasks]),
-        np.array([t.seed for t in tasks], dtype=np.int64), np.array([t.run for t in tasks]),
-        np.array([t.point for t in tasks]), recorded_channels(scenario))
-    events = pa.Table.from_pandas(engine.event_rows(result, tasks, scenario.name), preserve_index=False)
-    per_run = columns.n // len(tasks)
-    seconds = time.perf_counter() - clock
-    records = [{"run": t.run, "point": t.point, "replication": t.replication, "seed": t.seed, "status": "ok",
-                "rows": per_run, "error": None, "traceback": None, "seconds": round(seconds / len(tasks), 6)}
-               for t in tasks]
-    _store_chunk(folder, "batched", records, columns.to_arrow(), events, started, seconds)
-    return {"runs": len(tasks), "failed": 0}
+        result.stocks, result.composite, np.stack([f.regional_weights for f in finals])[result.point_of_run],
+        result.keep, world.powers, world.states, quarters, scenario.name, runs["replication"], runs["seed"],
+        runs["run"], runs["point"], recorded_channels(scenario))
+    table = encode_table(columns.to_arrow())
+    events = encode_events(engine.event_table(result, tasks, scenario.name))
+    seconds = time.perf_counter() - computed.clock
+    n = len(tasks)
+    records = {**{name: values.tolist() for name, values in runs.items()}, "status": ["ok"] * n,
+               "rows": [columns.n // n] * n, "error": [None] * n, "traceback": [None] * n,
+               "seconds": [round(seconds / n, 6)] * n}
+    return EncodedBatch(records, table, events, computed.started, seconds)
+
+
+def write_batch(folder: str, encoded: EncodedBatch) -> dict[str, int]:
+    """Store an encoded chunk (part, events, then its record)."""
+    _store_chunk(folder, "batched", encoded.records, encoded.table, encoded.events, encoded.started, encoded.seconds)
+    return {"runs": len(encoded.records["run"]), "failed": 0}
+
+
+def execute_batch(scenario: Scenario, folder: str, tasks: list[RunTask], threads: int = 1) -> dict[str, int]:
+    """A chunk of runs with the batched engine (one compiled call), stored as one chunk."""
+    return write_batch(folder, encode_batch(scenario, tasks, compute_batch(scenario, tasks, threads)))
 
 
 _REPLAYS: dict[str, Any] = {}
@@ -181,21 +222,25 @@ def _replay_cache(scenario: Scenario) -> Any:
     """This process's replays of the scenario's design points (kept across its chunks)."""
     from sim.experiment.engine import ReplayCache
 
+    if _REPLAYS.get("scenario") is scenario:  # the same object, chunk after chunk: no need to hash it again
+        return _REPLAYS["cache"]
     key = scenario.fingerprint()
-    if key not in _REPLAYS:
-        _REPLAYS.clear()
-        _REPLAYS[key] = ReplayCache(scenario)
-    return _REPLAYS[key]
+    if _REPLAYS.get("key") != key:
+        _REPLAYS.update(key=key, cache=ReplayCache(scenario))
+    _REPLAYS["scenario"] = scenario
+    return _REPLAYS["cache"]
 
 
-def _store_chunk(folder: str, engine: str, records: list[dict[str, Any]], table: Any, events: Any, started: str,
-                 seconds: float) -> None:
+def _store_chunk(folder: str, engine: str, records: list[dict[str, Any]] | dict[str, list[Any]], table: Any,
+                 events: Any, started: str, seconds: float) -> None:
+    """Store a chunk; ``records`` is one dict per run, or one list per field (:data:`store.RUN_FIELDS`)."""
     from sim.experiment.store import RUN_FIELDS
 
     store = ExperimentStore(folder)
-    chunk: dict[str, Any] = {"chunk": store.chunk_name([r["run"] for r in records]), "engine": engine,
+    fields = records if isinstance(records, dict) else {name: [r.get(name) for r in records] for name in RUN_FIELDS}
+    chunk: dict[str, Any] = {"chunk": store.chunk_name(fields["run"]), "engine": engine,
                              "started": started, "finished": now(), "seconds": round(seconds, 4)}
-    chunk.update({name: [r.get(name) for r in records] for name in RUN_FIELDS})
+    chunk.update({name: fields[name] for name in RUN_FIELDS})
     store.write_chunk(chunk, table, events)
 
 
@@ -469,14 +514,43 @@ def _run_batched(payload: Scenario, store: ExperimentStore, todo: list[RunTask],
             return "batched"
         threads = 1 if executor == "serial" else workers
         state.where = "in this process, batched" + (f" on {threads} threads" if threads > 1 else "")
-        for chunk in chunks:
-            state.report(execute_batch(payload, str(store.folder), chunk, threads))
+        if threads == 1:
+            for chunk in chunks:
+                state.report(execute_batch(payload, str(store.folder), chunk, threads))
+        else:
+            _pipeline(payload, str(store.folder), chunks, threads, state)
     except UnsupportedByEngine as err:
         if not fallback:
             raise InputError(f"the batched engine cannot run this scenario ({err}); use engine: agents",
                              key="outputs.engine") from None
         return "agents"
     return "batched"
+
+
+def _pipeline(payload: Scenario, folder: str, chunks: list[list[RunTask]], threads: int, state: _Session) -> None:
+    """Compute the next chunk while earlier ones are encoded, on ``threads`` threads each; write them in order.
+
+    The compiled loop, the table's compiled fill and Parquet encoding run without the GIL, so
+    computing and encoding overlap and several chunks are encoded at once; files are written
+    in chunk order by this thread. At most ``threads + 2`` chunks are in flight: an interrupt
+    or a full disk loses no more than those.
+    """
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="batch-compute") as ahead, \
+            ThreadPoolExecutor(threads, thread_name_prefix="batch-encode") as encoders:
+        encoded: deque[Future] = deque()
+        future = ahead.submit(compute_batch, payload, chunks[0], threads)
+        for i, chunk in enumerate(chunks):
+            computed = future.result()
+            if i + 1 < len(chunks):
+                future = ahead.submit(compute_batch, payload, chunks[i + 1], threads)
+            encoded.append(encoders.submit(encode_batch, payload, chunk, computed))
+            while len(encoded) > threads:
+                state.report(write_batch(folder, encoded.popleft().result()))
+        while encoded:
+            state.report(write_batch(folder, encoded.popleft().result()))
 
 
 def _collect(futures: list[Future], state: _Session) -> None:
@@ -546,17 +620,21 @@ def _slices(tasks: list[RunTask], size: int) -> list[list[RunTask]]:
 
 #: Rows of table a batched chunk aims at: enough to amortise a chunk, little enough to bound memory.
 BATCH_ROWS = 1_000_000
+#: Runs per batched chunk at most, and the number of chunks worth having even when fewer rows would fit: the
+#: next chunk is computed while the last is stored, so a few chunks keep both cores busy to the end.
+BATCH_RUNS, BATCH_CHUNKS, BATCH_MIN_RUNS = 8192, 8, 1024
 
 
 def _batch_chunks(scenario: Scenario, tasks: list[RunTask]) -> list[list[RunTask]]:
-    """Chunks for the batched engine: about BATCH_ROWS rows of table each (every step: ~200 runs; summary: 8,192)."""
+    """Chunks for the batched engine: about BATCH_ROWS rows of table each (every step: ~200 runs; summary: up to
+    8,192), and at least BATCH_CHUNKS of them where that leaves BATCH_MIN_RUNS runs each."""
     if not tasks:
         return []
     powers = len(scenario.parameters.children("powers"))
     states = len(scenario.parameters.children("states"))
     channels = len(recorded_channels(scenario) or ("aid", "drills", "security", "composite"))
     rows = len(recorded_steps(scenario)) * powers * (states + 1) * channels
-    size = max(16, min(8192, BATCH_ROWS // rows))
+    size = max(16, min(BATCH_RUNS, BATCH_ROWS // rows, max(BATCH_MIN_RUNS, math.ceil(len(tasks) / BATCH_CHUNKS))))
     return _slices(tasks, size)
 
 

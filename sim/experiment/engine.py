@@ -14,8 +14,8 @@ how the inputs are prepared:
   border tension each step's events add, the one-off actions each power takes each step.
 * **Random numbers**: each replication has its own generator seeded exactly as the Mesa model's
   (``numpy.random.default_rng(seed)``, what Mesa 3.5 does with ``rng=seed``). Every step draws
-  ``random((P, S))`` for protests then ``random(B)`` for clashes, whatever happens, so a
-  replication's draws are taken up front in one block (numpy yields the same stream either way).
+  ``random((P, S))`` for protests then ``random(B)`` for clashes, whatever happens; the compiled
+  loop draws the same numbers from the same algorithm (:mod:`sim.model.streams`), run by run.
 * **Spin-up**: deterministic, once per design point (:func:`sim.model.step.spin_up_points`).
 
 So the engine's tidy table is the Mesa model's, bit for bit (tests/experiment/test_engine.py).
@@ -28,13 +28,13 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
-import pandas as pd
 
 from sim.model.calendar import format_quarter
 from sim.model.events import ActionQueue, EventLog, EventScheduler
 from sim.model.influence_model import clash_title, protest_title
+from sim.model.jit import entry
 from sim.model.parameters import ParameterSet
-from sim.model.world import World, WorldTable, build_world, world_table
+from sim.model.world import World, build_world, world_table
 from sim.scenario.load import Scenario
 
 
@@ -137,14 +137,6 @@ def build_plan(start: int, replays: Sequence[PointReplay]) -> tuple[Plan, list[W
     return plan, worlds
 
 
-def draws_for(seeds: Sequence[int], steps: int, per_step: int) -> np.ndarray:
-    """Each replication's random numbers for the whole run: (R, steps, per_step), as its model draws them."""
-    out = np.empty((len(seeds), steps, per_step))
-    for i, seed in enumerate(seeds):
-        np.random.default_rng(seed).random(out=out[i].reshape(-1))
-    return out
-
-
 @dataclass
 class BatchResult:
     """What a chunk of runs produced: the recorded steps' stocks and every step's random events."""
@@ -157,6 +149,8 @@ class BatchResult:
     points: list[int]  # design point of each local point index
     point_of_run: np.ndarray  # (N,) local point index
     replays: list[PointReplay]
+    worlds: list[World]  # every world of the batch's points (the rows of its world table)
+    world_of_step: np.ndarray  # (D,T) index into ``worlds`` of the world in effect at each step
 
 
 class ReplayCache:
@@ -205,76 +199,137 @@ def run_batch(scenario: Scenario, runs: Sequence[Any], keep: np.ndarray, cache: 
     spin = np.array([r.spinup_quarters for r in replays], dtype=np.int64)
     phases.spin_up_points(table, first_world, plan.step_quarters, spin, scenario.start, stocks0, level0, tension0)
 
-    replications = sorted({r.replication for r in runs})
-    draw_index = {rep: i for i, rep in enumerate(replications)}
-    seed_of = {r.replication: r.seed for r in runs}
-    draws = draws_for([seed_of[r] for r in replications], T, P * S + B)
     N, K = len(runs), len(keep)
     point_of_run = np.array([local[r.point] for r in runs], dtype=np.int64)
-    draw_of_run = np.array([draw_index[r.replication] for r in runs], dtype=np.int64)
+    seed_of_run = np.array([r.seed for r in runs], dtype=np.int64)
     slot = np.full(T, -1, dtype=np.int64)
     slot[keep] = np.arange(K)
     out = BatchResult(np.empty((N, K, P, S, C)), np.empty((N, K, P, S)), np.zeros((N, T, P, S), dtype=np.bool_),
-                      np.zeros((N, T, B), dtype=np.bool_), np.asarray(keep), points, point_of_run, replays)
-    args = (table, plan, point_of_run, draw_of_run, draws, stocks0, level0, tension0, slot, out.stocks,
-            out.composite, out.protests, out.clashes)
+                      np.zeros((N, T, B), dtype=np.bool_), np.asarray(keep), points, point_of_run, replays, worlds,
+                      plan.world)
+    args = (table, plan, point_of_run, seed_of_run, stocks0, level0, tension0, slot, out.stocks, out.composite,
+            out.protests, out.clashes)
     threads = max(1, min(threads or 1, N))
     if threads == 1:
-        phases.run_batch(*args, 0, N)
-    else:  # the compiled loop releases the GIL: threads share the runs by ranges
-        from concurrent.futures import ThreadPoolExecutor
+        phases.run_batch(*args, 0, N, phases.workspace(P, S, C, B), np.empty((P, S, C)), np.empty((P, S, C)),
+                         np.empty(S))
+        return out
+    # the compiled loop releases the GIL: threads take blocks of runs until none is left, so a thread slowed by
+    # other work on its core leaves the rest to the others instead of holding up the chunk
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
 
-        bounds = np.linspace(0, N, threads + 1).astype(int)
+    size = max(16, min(256, N // (8 * threads)))
+    blocks, lock = iter(range(0, N, size)), threading.Lock()
 
-        def part(i: int) -> None:  # each thread its own copy of the shared inputs: no contended reference counts
-            own = (WorldTable(*(a.copy() for a in table)), Plan(*(_copy(a) for a in plan)),
-                   *(a.copy() for a in args[2:9]))
-            phases.run_batch(*own, *args[9:], bounds[i], bounds[i + 1])
+    def part(_: int) -> None:  # one thread: its own workspace and run state, reused block after block
+        own = (phases.workspace(P, S, C, B), np.empty((P, S, C)), np.empty((P, S, C)), np.empty(S))
+        while True:
+            with lock:
+                lo = next(blocks, None)
+            if lo is None:
+                return
+            phases.run_batch(*args, lo, min(lo + size, N), *own)
 
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(part, range(threads)))
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(part, range(threads)))
     return out
 
 
 # -- what a batch's runs report -------------------------------------------------------------------
-def event_rows(result: BatchResult, runs: Sequence[Any], scenario_name: str) -> pd.DataFrame:
-    """The event log of every run of a batch, as the Mesa model would have logged it, in run order."""
+class _Labels:
+    """Strings as integer codes (the event table is built from codes, decoded once at the end)."""
+
+    def __init__(self) -> None:
+        self.codes: dict[str, int] = {}
+
+    def __call__(self, text: str) -> int:
+        return self.codes.setdefault(text, len(self.codes))
+
+    def column(self, codes: np.ndarray):  # type: ignore[no-untyped-def]
+        """A dictionary-encoded Arrow column (the store writes it as strings)."""
+        import pyarrow as pa
+
+        return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array(list(self.codes), pa.string()))
+
+
+def event_table(result: BatchResult, runs: Sequence[Any], scenario_name: str):  # type: ignore[no-untyped-def]
+    """The event log of every run of a batch, as the Mesa model would have logged it, in run order (Arrow).
+
+    Per run and step: its design point's scheduled events (the replayed log), then its protests
+    (by power and state), then its border clashes, as the model logs them; titles name the
+    actors of the world in effect at that step. Built by a compiled pass over the batch.
+    """
+    import pyarrow as pa
+
     from sim.experiment.runner import EVENT_COLUMNS
 
-    rows: list[tuple] = []
-    for n in range(len(runs)):
-        rep = result.replays[result.point_of_run[n]]
-        for entry in rep.log:  # (step, phase, order): scheduled events come first in a step
-            rows.append((entry["step"], 0, len(rows), n, entry["quarter"], "scheduled", entry["event"],
-                         entry["title"]))
-    order_n, order_t, order_p, order_s = np.nonzero(result.protests)
-    for n, t, p, s in zip(order_n.tolist(), order_t.tolist(), order_p.tolist(), order_s.tolist()):
-        rep = result.replays[result.point_of_run[n]]
-        world = rep.worlds[rep.world_of_step[t]]
-        rows.append((t + 1, 1, len(rows), n, _quarter(rep, t), "random", "protest", protest_title(world, p, s)))
-    order_n, order_t, order_b = np.nonzero(result.clashes)
-    for n, t, b in zip(order_n.tolist(), order_t.tolist(), order_b.tolist()):
-        rep = result.replays[result.point_of_run[n]]
-        world = rep.worlds[rep.world_of_step[t]]
-        rows.append((t + 1, 2, len(rows), n, _quarter(rep, t), "random", "border_clash", clash_title(world, b)))
-    rows.sort(key=lambda r: (r[3], r[0], r[1], r[2]))
-    frame = pd.DataFrame({
-        "scenario": scenario_name,
-        "run": [runs[r[3]].run for r in rows],
-        "replication": [runs[r[3]].replication for r in rows],
-        "step": [r[0] for r in rows],
-        "quarter": [r[4] for r in rows],
-        "kind": [r[5] for r in rows],
-        "event": [r[6] for r in rows],
-        "title": [r[7] for r in rows],
-        "detail": "",
-    }, columns=EVENT_COLUMNS)
-    return frame
+    labels = _Labels()
+    logs = [sorted(rep.log, key=lambda e: e["step"]) for rep in result.replays]  # (stable: log order within a step)
+    entries = [entry for log in logs for entry in log]
+    sched_count = np.array([len(log) for log in logs], dtype=np.int64)
+    sched_first = np.concatenate([[0], np.cumsum(sched_count)[:-1]]).astype(np.int64)
+    sched_step = np.array([e["step"] for e in entries], dtype=np.int64)
+    sched_codes = np.array([[labels(e[key]) for key in ("quarter", "kind", "event", "title", "detail")]
+                            for e in entries], dtype=np.int64).reshape(len(entries), 5)
+    _, T, P, S = result.protests.shape
+    quarters = np.array([labels(_quarter(result.replays[0], t)) for t in range(T)], dtype=np.int64)
+    protest_titles = np.zeros((len(result.worlds), P, S), dtype=np.int64)
+    clash_titles = np.zeros((len(result.worlds), result.clashes.shape[2]), dtype=np.int64)
+    for i, w in enumerate(result.worlds):
+        for p, s in np.ndindex(P, S):
+            protest_titles[i, p, s] = labels(protest_title(w, p, s))
+        for b in range(clash_titles.shape[1]):
+            clash_titles[i, b] = labels(clash_title(w, b))
+    random = np.array([labels(text) for text in ("random", "protest", "border_clash", "")], dtype=np.int64)
+    count = int(sched_count[result.point_of_run].sum() + result.protests.sum() + result.clashes.sum())
+    run, step, codes = np.empty(count, np.int64), np.empty(count, np.int64), np.empty((5, count), np.int64)
+    _fill_events(result.point_of_run, sched_first, sched_count, sched_step, sched_codes, result.protests,
+                 result.clashes, result.world_of_step, protest_titles, clash_titles, quarters, random, run, step, codes)
+    columns = {
+        "scenario": labels.column(np.full(count, labels(scenario_name))),
+        "run": pa.array(np.array([t.run for t in runs], dtype=np.int64)[run]),
+        "replication": pa.array(np.array([t.replication for t in runs], dtype=np.int64)[run]),
+        "step": pa.array(step),
+        **{name: labels.column(codes[i]) for i, name in enumerate(("quarter", "kind", "event", "title", "detail"))},
+    }
+    return pa.Table.from_pydict({name: columns[name] for name in EVENT_COLUMNS})
+
+
+@entry
+def _fill_events(point_of_run, sched_first, sched_count, sched_step, sched_codes, protests, clashes,  # type: ignore[no-untyped-def]
+                 world_of_step, protest_titles, clash_titles, quarters, random, run, step, codes):
+    """The rows of :func:`event_table` in order: per run and step, scheduled, protests, clashes."""
+    N, T, P, S = protests.shape
+    row = 0
+    for n in range(N):
+        d = point_of_run[n]
+        e, last = sched_first[d], sched_first[d] + sched_count[d]
+        for t in range(T + 1):
+            while e < last and (sched_step[e] <= t + 1 or t == T):
+                run[row], step[row] = n, sched_step[e]
+                for i in range(5):
+                    codes[i, row] = sched_codes[e, i]
+                row += 1
+                e += 1
+            if t == T:
+                break
+            k = world_of_step[d, t]
+            for p in range(P):
+                for s in range(S):
+                    if protests[n, t, p, s]:
+                        run[row], step[row] = n, t + 1
+                        codes[0, row], codes[1, row], codes[2, row] = quarters[t], random[0], random[1]
+                        codes[3, row], codes[4, row] = protest_titles[k, p, s], random[3]
+                        row += 1
+            for b in range(clashes.shape[2]):
+                if clashes[n, t, b]:
+                    run[row], step[row] = n, t + 1
+                    codes[0, row], codes[1, row], codes[2, row] = quarters[t], random[0], random[2]
+                    codes[3, row], codes[4, row] = clash_titles[k, b], random[3]
+                    row += 1
 
 
 def _quarter(rep: PointReplay, t: int) -> str:
     return format_quarter(rep.start + t * rep.step_quarters)
 
-
-def _copy(value: Any) -> Any:
-    return value.copy() if isinstance(value, np.ndarray) else value

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from sim.model import mechanisms as mech
+from sim.model.jit import entry
 
 COLUMNS = ("scenario", "replication", "seed", "step", "quarter", "power", "state", "channel", "influence", "share",
            "concentration", "dominant", "run", "point")
@@ -77,7 +78,7 @@ class TidyColumns:
         arrays = []
         for name in COLUMNS:
             if name in self.categories:
-                arrays.append(pa.DictionaryArray.from_arrays(self.values[name].astype(np.int32),
+                arrays.append(pa.DictionaryArray.from_arrays(self.values[name].astype(np.int32, copy=False),
                                                              pa.array(self.categories[name], pa.string())))
             else:
                 arrays.append(pa.array(self.values[name]))
@@ -134,48 +135,81 @@ def batch_columns(
     for the summary record). The indicators are computed row by row in a fixed order, so a run's
     numbers do not depend on the other runs of the batch.
     """
-    N, K = influence.shape[:2]
-    ind = indicator_arrays(influence.reshape(N * K, *influence.shape[2:]),
-                           composite.reshape(N * K, *composite.shape[2:]),
-                           np.repeat(np.asarray(state_weights, dtype=float), K, axis=0))
-    values = ind["influence"]  # (N*K, P, S+1, C+1)
-    _, p, s, _ = values.shape
-    chosen = [OUTPUT_CHANNELS.index(name) for name in (channels or OUTPUT_CHANNELS)]
-    values = values[..., chosen]
-    share = ind["share"][..., chosen]
-    concentration = np.broadcast_to(ind["concentration"][:, None], ind["influence"].shape)[..., chosen]
-    dominant = ind["dominant"][..., chosen]
-    per_run = K * p * s * len(chosen)
-    n = N * per_run
-    grid = np.indices((K, p, s, len(chosen))).reshape(4, -1)
-
-    def tile(column: np.ndarray, dtype: type) -> np.ndarray:
-        return np.tile(column.astype(dtype), N)
-
-    def each_run(values_: np.ndarray, dtype: type) -> np.ndarray:
-        return np.repeat(np.asarray(values_, dtype=dtype), per_run)
-
+    N, K, P, S, _ = influence.shape
+    chosen = np.array([OUTPUT_CHANNELS.index(name) for name in (channels or OUTPUT_CHANNELS)], dtype=np.int64)
+    n = N * K * P * (S + 1) * len(chosen)
+    names = ("influence", "share", "concentration", "dominant", "replication", "seed", "step", "quarter", "power",
+             "state", "channel", "run", "point")
+    types = (np.float64, np.float64, np.float64, np.bool_, np.int32, np.int64, np.int32, np.int32, np.int32,
+             np.int32, np.int32, np.int32, np.int32)
+    values = {name: np.empty(n, dtype=dtype) for name, dtype in zip(names, types, strict=True)}
+    _fill_columns(np.ascontiguousarray(influence, dtype=np.float64), np.ascontiguousarray(composite, dtype=np.float64),
+                  np.ascontiguousarray(state_weights, dtype=np.float64), np.asarray(keep, dtype=np.int64), chosen,
+                  np.asarray(replication, dtype=np.int64), np.asarray(seed, dtype=np.int64),
+                  np.asarray(run, dtype=np.int64), np.asarray(point, dtype=np.int64), *values.values())
+    values["scenario"] = np.zeros(n, dtype=np.int32)
     return TidyColumns(
-        values={
-            "scenario": np.zeros(n, dtype=np.int32),
-            "replication": each_run(replication, np.int32),
-            "seed": each_run(seed, np.int64),
-            "step": tile(keep[grid[0]] + 1, np.int32),
-            "quarter": tile(keep[grid[0]], np.int32),
-            "power": tile(grid[1], np.int32),
-            "state": tile(grid[2], np.int32),
-            "channel": tile(np.asarray(chosen)[grid[3]], np.int32),
-            "influence": values.reshape(-1),
-            "share": share.reshape(-1),
-            "concentration": concentration.reshape(-1),
-            "dominant": dominant.reshape(-1),
-            "run": each_run(run, np.int32),
-            "point": each_run(point, np.int32),
-        },
+        values=values,
         categories={"scenario": [scenario], "quarter": list(quarters), "power": list(powers),
                     "state": [*states, REGION], "channel": list(OUTPUT_CHANNELS)},
         n=n,
     )
+
+
+@entry
+def _fill_columns(influence, composite, state_weights, keep, chosen, replication, seed, run, point,  # type: ignore[no-untyped-def]
+                  influence_out, share_out, concentration_out, dominant_out, replication_out, seed_out, step_out,
+                  quarter_out, power_out, state_out, channel_out, run_out, point_out):
+    """The tidy rows of N runs in one pass: the indicators of :func:`indicator_arrays`, row by row.
+
+    Per run and kept step: the values (P,S+1,C+1) with the region (:func:`mechanisms.weighted_mean`)
+    and the composite, their shares and concentration across powers (the mechanisms), the leading
+    power (the first largest, as ``numpy.argmax``); then one row per power, state and chosen
+    channel, in that order.
+    """
+    N, K, P, S, C = influence.shape
+    values = np.empty((P, S + 1, C + 1))
+    share = np.empty((P, S + 1, C + 1))
+    index = np.empty((S + 1, C + 1))
+    leader = np.empty((S + 1, C + 1), dtype=np.int64)
+    row = 0
+    for n in range(N):
+        for k in range(K):
+            for p in range(P):
+                for s in range(S):
+                    for c in range(C):
+                        values[p, s, c] = influence[n, k, p, s, c]
+                    values[p, s, C] = composite[n, k, p, s]
+                for c in range(C + 1):
+                    values[p, S, c] = mech.weighted_mean(values[p, :S, c], state_weights[n])
+            mech.shares(values, share)
+            mech.concentration(share, index)
+            for s in range(S + 1):
+                for c in range(C + 1):
+                    best = 0
+                    for p in range(1, P):  # numpy.argmax: the first largest (the first NaN, if any)
+                        if values[best, s, c] != values[best, s, c]:
+                            break
+                        if values[p, s, c] > values[best, s, c] or values[p, s, c] != values[p, s, c]:
+                            best = p
+                    leader[s, c] = best
+            for p in range(P):
+                for s in range(S + 1):
+                    for c in chosen:
+                        influence_out[row] = values[p, s, c]
+                        share_out[row] = share[p, s, c]
+                        concentration_out[row] = index[s, c]
+                        dominant_out[row] = leader[s, c] == p
+                        replication_out[row] = replication[n]
+                        seed_out[row] = seed[n]
+                        step_out[row] = keep[k] + 1
+                        quarter_out[row] = keep[k]
+                        power_out[row] = p
+                        state_out[row] = s
+                        channel_out[row] = c
+                        run_out[row] = run[n]
+                        point_out[row] = point[n]
+                        row += 1
 
 
 def tidy_table(*args, **kwargs) -> pd.DataFrame:  # type: ignore[no-untyped-def]

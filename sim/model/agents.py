@@ -74,8 +74,8 @@ class Power(Actor):
         power's row of ``model.allocation`` (channel units per step).
         """
         model, p = self.model, self.index
-        weights, amounts = phases.power_allocation(model.world.table, 0, p, model.opening, model.reaction_boost,
-                                                   model.budget, model.step_quarters)
+        weights, amounts = phases.model_power_allocation(model.world.table, 0, p, model.opening,
+                                                         model.reaction_boost, model.budget, model.step_quarters)
         for state, channel, amount in model.actions.take(p, model.step_quarters):
             phases.add_action(amounts, weights, -1 if state is None else state, channel, amount)
         model.allocation[p] = amounts

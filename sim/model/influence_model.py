@@ -126,12 +126,12 @@ class InfluenceModel(mesa.Model):
     def _perceive(self, quarter: int) -> None:
         """States' threat and demand; balancing; openings, rivals' reactions, budgets (:func:`step.perceive`)."""
         (self.threat, self.demand, self.composite, self.composite_share, self.discount, self.opening,
-         self.reaction_boost, self.budget) = phases.perceive(self.world.table, 0, self.stocks, self.level,
-                                                             self.tension, quarter)
+         self.reaction_boost, self.budget) = phases.model_perceive(self.world.table, 0, self.stocks, self.level,
+                                                                   self.tension, quarter)
 
     def _absorb(self) -> None:
         """States take up what arrived: ties lapse and offers contest the room left (:func:`step.absorb`)."""
-        self.stocks, self.level, self.tension = phases.absorb(
+        self.stocks, self.level, self.tension = phases.model_absorb(
             self.world.table, 0, self.step_quarters, self.allocation, self.discount, self.demand, self.stocks,
             self.level, self.tension)
 
@@ -144,7 +144,7 @@ class InfluenceModel(mesa.Model):
         w = self.world
         protest_draw = self.rng.random(self.stocks.shape[:2])
         clash_draw = self.rng.random(len(w.border_pairs))
-        self.stocks, self.tension, fired, clashed = phases.random_events(
+        self.stocks, self.tension, fired, clashed = phases.model_random_events(
             w.table, 0, self.step_quarters, self.stocks, self.tension, self.composite_share, protest_draw, clash_draw)
         for p, s in zip(*np.nonzero(fired), strict=True):
             self.event_log.add(self.steps, quarter, "random", "protest", protest_title(w, p, s))

@@ -4,6 +4,13 @@ The step's mechanisms (:mod:`sim.model.mechanisms`) and phases (:mod:`sim.model.
 compiled with ``numba.njit(cache=True)``: the first use on a machine compiles them (several
 seconds) and stores the machine code; later processes load it from disk.
 
+They are also marked ``inline="always"``: a compiled caller (a phase, the engine's loop)
+gets their code inlined, so passing arrays between them costs no call and no reference
+counting; called from Python they are ordinary compiled functions. :func:`given_or_new`
+lets a function write into an ``out`` array when given one and allocate otherwise, decided
+by the argument's type when compiling, so that code without allocations stays so even when
+inlined (the engine's loop is compiled without numba's memory manager).
+
 numba checks a cached function against its own source file only, not against the functions it
 calls in other files: an edit of ``mechanisms.py`` would leave the cached phases of ``step.py``
 with the old equations inlined. So the cache lives in a folder named after a hash of every
@@ -22,7 +29,7 @@ import sys
 from pathlib import Path
 
 #: Files whose functions are compiled; any change to one of them invalidates the whole cache.
-COMPILED_SOURCES = ("mechanisms.py", "step.py")
+COMPILED_SOURCES = ("jit.py", "mechanisms.py", "step.py", "streams.py")
 
 
 def _user_cache_root() -> Path:
@@ -62,11 +69,57 @@ def _configure_cache() -> None:
 
 _configure_cache()
 
-from numba import njit, prange  # noqa: E402
+import numpy as np  # noqa: E402
+from numba import njit, prange, types  # noqa: E402
+from numba.extending import overload  # noqa: E402
 
-__all__ = ["cache_folder", "compiled", "njit", "prange"]
+__all__ = ["cache_folder", "columns", "compiled", "contiguous", "entry", "given_or_new", "njit", "prange"]
 
 
 def compiled(fn):  # type: ignore[no-untyped-def]
-    """``numba.njit(cache=True)``: compiled on first use, cached on disk for later processes."""
-    return njit(cache=True)(fn)
+    """``numba.njit(cache=True, inline="always")``: compiled on first use, cached on disk, inlined into callers."""
+    return njit(cache=True, inline="always")(fn)
+
+
+def entry(fn):  # type: ignore[no-untyped-def]
+    """``numba.njit(cache=True, nogil=True)``: a compiled function that callers call rather than inline.
+
+    It releases the GIL while it runs (it touches no Python object), so other threads go on.
+    """
+    return njit(cache=True, nogil=True)(fn)
+
+
+def given_or_new(out, shape):  # type: ignore[no-untyped-def]
+    """``out``, or a new float array of ``shape`` where ``out`` is None (chosen by type when compiled)."""
+    return np.empty(shape) if out is None else out
+
+
+@overload(given_or_new, inline="always")
+def _given_or_new(out, shape):  # type: ignore[no-untyped-def]
+    if out is None or isinstance(out, (types.NoneType, types.Omitted)):
+        return lambda out, shape: np.empty(shape)
+    return lambda out, shape: out
+
+
+def columns(values):  # type: ignore[no-untyped-def]
+    """``values`` as a C-contiguous 2-D array (first axis, all others flattened): itself when it is one already."""
+    return np.ascontiguousarray(values).reshape((values.shape[0], -1))
+
+
+@overload(columns, inline="always")
+def _columns(values):  # type: ignore[no-untyped-def]
+    if isinstance(values, types.Array) and values.ndim == 2 and values.layout == "C":
+        return lambda values: values
+    return lambda values: contiguous(values).reshape((values.shape[0], -1))
+
+
+def contiguous(values):  # type: ignore[no-untyped-def]
+    """``values`` itself if C-contiguous, else a C-contiguous copy (chosen by type when compiled)."""
+    return np.ascontiguousarray(values)
+
+
+@overload(contiguous, inline="always")
+def _contiguous(values):  # type: ignore[no-untyped-def]
+    if isinstance(values, types.Array) and values.layout == "C":
+        return lambda values: values
+    return lambda values: np.ascontiguousarray(values)

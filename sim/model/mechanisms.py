@@ -1,12 +1,15 @@
 """The model's mechanisms as pure functions, compiled where they run every step.
 
-Every function takes arrays and returns new arrays; none reads the model or the random
-generator, so each can be tested alone and reused by the Mesa model, the batched engine, the
-dashboard and the benchmark. Each equation is written here once. The functions the step calls
-are compiled with numba (``@compiled``: ``numba.njit(cache=True)``, see :mod:`sim.model.jit`)
-and written as loops over one replication's arrays; the Mesa model calls them through the step
-phases of :mod:`sim.model.step`, and so does the batched engine's loop over replications, so
-both run the very same machine code. The functions used when a world is built (institutions,
+Every function takes arrays and returns arrays; none reads the model or the random generator,
+so each can be tested alone and reused by the Mesa model, the batched engine, the dashboard and
+the benchmark. Each equation is written here once. The functions the step calls are compiled
+with numba (``@compiled``: ``numba.njit(cache=True)``, see :mod:`sim.model.jit`) and written as
+loops over one replication's arrays; the Mesa model calls them through the step phases of
+:mod:`sim.model.step`, and so does the batched engine's loop over replications, so both run the
+very same code. Called as ``f(...)`` each returns a new array; given ``out=`` (an array of the
+result's shape, C-contiguous where the result may have any number of axes) it writes the result
+there and returns it, so the engine's step allocates nothing. ``out`` must not be one of the
+inputs unless the function says so. The functions used when a world is built (institutions,
 neutrality, receptivity, development need, debt) and the output indicators over many steps
 (concentration, regional means) stay plain numpy. Axis conventions throughout:
 
@@ -21,9 +24,11 @@ The equations are restated in ``docs/odd.md`` (section "Submodels").
 from __future__ import annotations
 
 import numpy as np
+from numba import types
+from numba.extending import overload
 from numpy.typing import NDArray
 
-from sim.model.jit import compiled
+from sim.model.jit import columns, compiled, given_or_new
 
 Array = NDArray[np.float64]
 
@@ -100,7 +105,8 @@ def receptivity(
 
 
 @compiled
-def channel_demand(base: Array, threat: Array, threat_weight: Array, need: Array, need_weight: Array) -> Array:
+def channel_demand(base: Array, threat: Array, threat_weight: Array, need: Array, need_weight: Array,
+                   out: Array | None = None) -> Array:
     """A state's finite demand for outside ties in each channel, as a share in [0, 1).
 
     ``D[s,c] = 1 - (1 - d0[c]) * exp(-(tw[c] * threat[s] + nw[c] * need[s]))``
@@ -112,7 +118,7 @@ def channel_demand(base: Array, threat: Array, threat_weight: Array, need: Array
     Shapes: base, threat_weight, need_weight (C,); threat, need (S,) -> (S,C).
     """
     S, C = threat.shape[0], base.shape[0]
-    out = np.empty((S, C))
+    out = given_or_new(out, (S, C))
     for s in range(S):
         for c in range(C):
             drive = threat[s] * threat_weight[c] + need[s] * need_weight[c]
@@ -126,18 +132,23 @@ def development_need(gdp_per_capita: Array, reference: float) -> Array:
 
 
 @compiled
-def recent_level(level: Array, stocks: Array, memory: float) -> Array:
+def recent_level(level: Array, stocks: Array, memory: float, out: Array | None = None) -> Array:
     """What powers remember of each stock: ``L' = (1 - m) L + m X`` (exponential smoothing).
 
     A stock below its remembered level is *receding*; ``m`` (per quarter) sets how long
-    a retreat stays visible to rivals (about ``1/m`` quarters).
+    a retreat stays visible to rivals (about ``1/m`` quarters). Any shape; ``out`` may be ``level``.
     """
-    return (1.0 - memory) * level + memory * stocks
+    out = given_or_new(out, level.shape)
+    new, old, held = out.flat, level.flat, stocks.flat
+    for i in range(out.size):
+        new[i] = (1.0 - memory) * old[i] + memory * held[i]
+    return out
 
 
 @compiled
 def openings(
     stocks: Array, level: Array, demand: Array, unmet_weight: float, retreat_weight: float, saturation_weight: float,
+    out: Array | None = None,
 ) -> Array:
     """Where a power sees an opening, as a multiplier on its allocation: ``O[p,s,c] >= 0``.
 
@@ -151,46 +162,75 @@ def openings(
     (P,S,C); demand (S,C) -> (P,S,C).
     """
     P, S, C = stocks.shape
-    out = np.empty((P, S, C))
-    retreat = np.empty(P)
+    out = given_or_new(out, (P, S, C))
     for s in range(S):
         for c in range(C):
             held, retreat_total = 0.0, 0.0
             for p in range(P):
                 held += stocks[p, s, c]
-                retreat[p] = max(0.0, level[p, s, c] - stocks[p, s, c])
-                retreat_total += retreat[p]
+                out[p, s, c] = max(0.0, level[p, s, c] - stocks[p, s, c])  # p's retreat, until replaced by O
+                retreat_total += out[p, s, c]
             unmet = max(0.0, demand[s, c] - held)
             scale = max(demand[s, c], 1e-9)
             for p in range(P):
-                rivals_retreat = retreat_total - retreat[p]
+                rivals_retreat = retreat_total - out[p, s, c]
                 signal = unmet_weight * unmet + retreat_weight * rivals_retreat - saturation_weight * stocks[p, s, c]
                 out[p, s, c] = max(0.0, 1.0 + signal / scale)
     return out
 
 
 @compiled
-def allocation_weights(priority: Array, receptivity: Array, responsiveness: float, opening: Array) -> Array:
+def allocation_lean(receptivity: Array, responsiveness: float, out: Array | None = None) -> Array:
+    """How far a power leans towards a state for its receptivity: ``R[p,s,c]**lam`` (1 if ``lam = 0``).
+
+    The factor of :func:`allocation_weights`; receptivity is fixed until the world is rebuilt,
+    so the world computes it once (``World.lean``). Shape (P,S,C) -> (P,S,C).
+    """
+    P, S, C = receptivity.shape
+    out = given_or_new(out, (P, S, C))
+    for p in range(P):
+        for s in range(S):
+            for c in range(C):
+                out[p, s, c] = receptivity[p, s, c] ** responsiveness if responsiveness != 0 else 1.0
+    return out
+
+
+def lean_given(lean: Array | None, receptivity: Array, responsiveness: float) -> Array:
+    """``lean``, or :func:`allocation_lean` of the receptivity where it is None (chosen by type when compiled)."""
+    return allocation_lean(receptivity, responsiveness) if lean is None else lean
+
+
+@overload(lean_given, inline="always")
+def _lean_given(lean, receptivity, responsiveness):  # type: ignore[no-untyped-def]
+    if lean is None or isinstance(lean, (types.NoneType, types.Omitted)):
+        return lambda lean, receptivity, responsiveness: allocation_lean(receptivity, responsiveness)
+    return lambda lean, receptivity, responsiveness: lean
+
+
+@compiled
+def allocation_weights(priority: Array, receptivity: Array, responsiveness: float, opening: Array,
+                       out: Array | None = None, lean: Array | None = None) -> Array:
     """Shares of each power's channel budget that go to each state.
 
     ``pi[p,s,c] = w[p,s,c] R[p,s,c]**lam O[p,s,c] / sum_s' w[p,s',c] R[p,s',c]**lam O[p,s',c]``
 
     Powers weigh states by fixed priorities ``w``, lean towards states that take up their
-    offers (responsiveness ``lam > 0``) and towards openings ``O`` (:func:`openings`). Shapes:
+    offers (responsiveness ``lam > 0``, :func:`allocation_lean`; pass its result as ``lean``
+    to skip recomputing it) and towards openings ``O`` (:func:`openings`). Shapes:
     (P,S,C) -> (P,S,C), summing to 1 over states (0 where a power gives a channel no priority
     anywhere).
     """
     P, S, C = priority.shape
-    out = np.empty((P, S, C))
+    lean = lean_given(lean, receptivity, responsiveness)
+    out = given_or_new(out, (P, S, C))
     for p in range(P):
         for c in range(C):
             total = 0.0
             for s in range(S):
-                if priority[p, s, c] == 0.0:  # no priority: nothing to weigh (and no power to compute)
+                if priority[p, s, c] == 0.0:  # no priority: nothing to weigh
                     out[p, s, c] = 0.0
                     continue
-                lean = receptivity[p, s, c] ** responsiveness if responsiveness != 0 else 1.0
-                out[p, s, c] = priority[p, s, c] * lean * opening[p, s, c]
+                out[p, s, c] = priority[p, s, c] * lean[p, s, c] * opening[p, s, c]
                 total += out[p, s, c]
             for s in range(S):
                 out[p, s, c] = out[p, s, c] / total if total > 0 else 0.0
@@ -198,7 +238,8 @@ def allocation_weights(priority: Array, receptivity: Array, responsiveness: floa
 
 
 @compiled
-def channel_shift(weights: Array, opening: Array, active: NDArray[np.bool_], strength: float) -> Array:
+def channel_shift(weights: Array, opening: Array, active: NDArray[np.bool_], strength: float,
+                  out: Array | None = None) -> Array:
     """How a power moves effort between channels towards the better openings, within its budget.
 
     ``o[p,c] = sum_s pi[p,s,c] O[p,s,c]`` (the opening the power's own allocation meets);
@@ -208,21 +249,21 @@ def channel_shift(weights: Array, opening: Array, active: NDArray[np.bool_], str
     per unit of relative advantage). Shapes: weights, opening (P,S,C); active (P,C) -> (P,C).
     """
     P, S, C = weights.shape
-    out = np.ones((P, C))
-    seen = np.zeros(C)
+    out = given_or_new(out, (P, C))
     for p in range(P):
         count, seen_total = 0, 0.0
         for c in range(C):
-            seen[c] = 0.0
+            seen = 0.0
             for s in range(S):
-                seen[c] += weights[p, s, c] * opening[p, s, c]
+                seen += weights[p, s, c] * opening[p, s, c]
+            out[p, c] = seen  # o[p,c], until replaced by m[p,c] below
             if active[p, c]:
                 count += 1
-                seen_total += seen[c]
+                seen_total += seen
         mean = seen_total / count if count > 0 else 1.0
         shift_total = 0.0
         for c in range(C):
-            relative = (seen[c] - mean) / mean if mean > 0 else 0.0
+            relative = (out[p, c] - mean) / mean if mean > 0 else 0.0
             out[p, c] = max(0.0, 1.0 + strength * relative)
             if active[p, c]:
                 shift_total += out[p, c]
@@ -233,7 +274,8 @@ def channel_shift(weights: Array, opening: Array, active: NDArray[np.bool_], str
 
 
 @compiled
-def allocate(budget: Array, capacity: Array, weights: Array, boost: Array, shift: Array | None = None) -> Array:
+def allocate(budget: Array, capacity: Array, weights: Array, boost: Array, shift: Array | None = None,
+             out: Array | None = None) -> Array:
     """Quarterly amounts sent by each power to each state through each channel.
 
     ``a[p,s,c] = B[p,c] * m[p,c] * cap[p] * pi[p,s,c] * boost[p,s,c]``
@@ -243,7 +285,7 @@ def allocate(budget: Array, capacity: Array, weights: Array, boost: Array, shift
     (P,), weights and boost (P,S,C) -> (P,S,C) in channel units.
     """
     P, S, C = weights.shape
-    out = np.empty((P, S, C))
+    out = given_or_new(out, (P, S, C))
     for p in range(P):
         for c in range(C):
             effort = budget[p, c] if shift is None else budget[p, c] * shift[p, c]
@@ -254,14 +296,20 @@ def allocate(budget: Array, capacity: Array, weights: Array, boost: Array, shift
 
 
 @compiled
-def budget_trend(trend: Array, years: float) -> Array:
+def budget_trend(trend: Array, years: float, out: Array | None = None) -> Array:
     """Budget multiplier after ``years`` of a yearly trend: ``(1 + r[p,c]) ** max(0, years)``.
 
     Trends describe the budgets' future from ``model.trends_from`` on (announced programmes,
     lending cycles, a war's drain); before that year the events of the scenario tell the
     history. Shape (P,C) -> (P,C).
     """
-    return (1.0 + trend) ** max(0.0, years)
+    P, C = trend.shape
+    out = given_or_new(out, (P, C))
+    elapsed = max(0.0, years)
+    for p in range(P):
+        for c in range(C):  # x**0 and 1**y are exactly 1: no power to compute
+            out[p, c] = 1.0 if elapsed == 0.0 or trend[p, c] == 0.0 else (1.0 + trend[p, c]) ** elapsed
+    return out
 
 
 @compiled
@@ -274,6 +322,7 @@ def rival_reaction(
     threshold: Array,
     strength: Array,
     state_mask: Array,
+    out: Array | None = None,
 ) -> Array:
     """Budget multipliers by which powers answer a rival's lead, state by state.
 
@@ -284,17 +333,18 @@ def rival_reaction(
     e.g. only CSTO members). Rules add up; the boost is bounded by ``1 + sum strength``. Shapes: stocks (P,S,C);
     one entry per rule in the vectors; state_mask (K,S) -> multiplier (P,S,C) >= 1.
     """
-    boost = np.ones(stocks.shape)
+    out = given_or_new(out, stocks.shape)
+    out[:] = 1.0
     for k in range(reactor.shape[0]):
         r, q, tc, rc = reactor[k], rival[k], trigger_channel[k], response_channel[k]
         for s in range(stocks.shape[1]):
             gap = max(0.0, stocks[q, s, tc] - threshold[k] * stocks[r, s, tc])
-            boost[r, s, rc] += strength[k] * gap * state_mask[k, s]
-    return boost
+            out[r, s, rc] += strength[k] * gap * state_mask[k, s]
+    return out
 
 
 @compiled
-def balancing_discount(share: Array, strength: float, threshold: float) -> Array:
+def balancing_discount(share: Array, strength: float, threshold: float, out: Array | None = None) -> Array:
     """Multi-vector balancing: a state discounts gains of a power that already dominates it.
 
     ``D[p,s] = 1 - strength * clip((share[p,s] - theta) / (1 - theta), 0, 1)``
@@ -302,8 +352,14 @@ def balancing_discount(share: Array, strength: float, threshold: float) -> Array
     No discount below the threshold share ``theta``; the full ``strength`` at a monopoly.
     Shape (P,S) -> (P,S).
     """
-    excess = np.minimum(np.maximum((share - threshold) / max(1.0 - threshold, 1e-9), 0.0), 1.0)
-    return 1.0 - strength * excess
+    P, S = share.shape
+    out = given_or_new(out, (P, S))
+    scale = max(1.0 - threshold, 1e-9)
+    for p in range(P):
+        for s in range(S):
+            excess = min(max((share[p, s] - threshold) / scale, 0.0), 1.0)
+            out[p, s] = 1.0 - strength * excess
+    return out
 
 
 def effective_decay(decay: Array, debt_share: Array, stickiness: Array) -> Array:
@@ -317,7 +373,8 @@ def effective_decay(decay: Array, debt_share: Array, stickiness: Array) -> Array
 
 
 @compiled
-def effective_offer(allocation: Array, absorptive_size: Array, receptivity: Array, discount: Array) -> Array:
+def effective_offer(allocation: Array, absorptive_size: Array, receptivity: Array, discount: Array,
+                    out: Array | None = None) -> Array:
     """What each power's sending is worth to the state: ``e = a[p,s,c] / size[s,c] * R[p,s,c] * D[p,s]``.
 
     Relative to the state's own totals (aid to GDP, troops and personnel to its armed forces:
@@ -326,7 +383,7 @@ def effective_offer(allocation: Array, absorptive_size: Array, receptivity: Arra
     absorptive_size (S,C); discount (P,S) -> (P,S,C).
     """
     P, S, C = allocation.shape
-    out = np.empty((P, S, C))
+    out = given_or_new(out, (P, S, C))
     for p in range(P):
         for s in range(S):
             for c in range(C):
@@ -337,7 +394,7 @@ def effective_offer(allocation: Array, absorptive_size: Array, receptivity: Arra
 @compiled
 def contest_update(
     stocks: Array, offer: Array, demand: Array, growth: Array, half_saturation: Array, decay: Array,
-    decisiveness: float,
+    decisiveness: float, out: Array | None = None,
 ) -> Array:
     """One quarter of competition for a state's finite demand: decay, then a contest for the room left.
 
@@ -357,34 +414,36 @@ def contest_update(
     a state and channel stay below its demand ``D < 1``; a stock is the share of that demand a
     power fills (compare: the FBIC index's dependence, a supplier's share of a state's
     imports). Shapes: stocks, offer, decay (P,S,C); demand (S,C); growth, half_saturation (C,).
+    ``out`` must be none of the inputs.
     """
     P, S, C = stocks.shape
-    out = np.empty((P, S, C))
-    held = np.empty(P)
-    weight = np.empty(P)
+    out = given_or_new(out, (P, S, C))
+    for p in range(P):  # e**r first, until replaced by X' below (the powers in a loop of their own)
+        for s in range(S):
+            for c in range(C):
+                bid = offer[p, s, c]
+                out[p, s, c] = np.exp(decisiveness * np.log(bid)) if decisiveness != 1.0 and bid > 0 else bid
     for s in range(S):
         for c in range(C):
             held_total, total_offer, weight_total = 0.0, 0.0, 0.0
             for p in range(P):
-                held[p] = stocks[p, s, c] * (1.0 - decay[p, s, c])
-                held_total += held[p]
+                held_total += stocks[p, s, c] * (1.0 - decay[p, s, c])
                 total_offer += offer[p, s, c]
-                bid = offer[p, s, c]
-                weight[p] = bid**decisiveness if decisiveness != 1.0 and bid > 0 else bid
-                weight_total += weight[p]
+                weight_total += out[p, s, c]
             room = demand[s, c] - held_total
             fill = 1.0 - np.exp(-total_offer / half_saturation[c])
             for p in range(P):
+                held = stocks[p, s, c] * (1.0 - decay[p, s, c])
                 if room > 0:
-                    gain = room * fill * (weight[p] / weight_total if weight_total > 0 else 0.0)
+                    gain = room * fill * (out[p, s, c] / weight_total if weight_total > 0 else 0.0)
                 else:
-                    gain = room * (held[p] / held_total if held_total > 0 else 0.0)
-                out[p, s, c] = held[p] + growth[c] * gain
+                    gain = room * (held / held_total if held_total > 0 else 0.0)
+                out[p, s, c] = held + growth[c] * gain
     return out
 
 
 @compiled
-def composite(stocks: Array, weights: Array) -> Array:
+def composite(stocks: Array, weights: Array, out: Array | None = None) -> Array:
     """Composite influence per power and state: ``Y[p,s] = sum_c w[c] X[p,s,c] / sum_c w[c]``.
 
     Shapes: stocks (P,S,C), weights (C,) -> (P,S).
@@ -393,7 +452,7 @@ def composite(stocks: Array, weights: Array) -> Array:
     total = 0.0
     for c in range(C):
         total += weights[c]
-    out = np.empty((P, S))
+    out = given_or_new(out, (P, S))
     for p in range(P):
         for s in range(S):
             value = 0.0
@@ -404,25 +463,38 @@ def composite(stocks: Array, weights: Array) -> Array:
 
 
 @compiled
-def shares(values: Array) -> Array:
+def shares(values: Array, out: Array | None = None) -> Array:
     """Shares across powers (axis 0): ``x[p,...] / sum_p x[p,...]``; zero where all are zero.
 
     Any number of trailing axes (the step's (P,S), the tidy table's (P,T,S+1,C+1)).
     """
-    flat = np.ascontiguousarray(values).reshape((values.shape[0], -1))
-    out = np.empty(flat.shape)
+    flat = columns(values)
+    out = given_or_new(out, values.shape)
+    share = columns(out)
     for j in range(flat.shape[1]):
         total = 0.0
         for p in range(flat.shape[0]):
             total += flat[p, j]
         for p in range(flat.shape[0]):
-            out[p, j] = flat[p, j] / total if total > 0 else 0.0
-    return out.reshape(values.shape)
+            share[p, j] = flat[p, j] / total if total > 0 else 0.0
+    return out
 
 
-def concentration(share: Array) -> Array:
-    """Herfindahl-Hirschman index across powers (axis 0): ``H = sum_p share[p]**2``, in [1/P, 1]."""
-    return (share**2).sum(axis=0)
+@compiled
+def concentration(share: Array, out: Array | None = None) -> Array:
+    """Herfindahl-Hirschman index across powers (axis 0): ``H = sum_p share[p]**2``, in [1/P, 1].
+
+    Any number of trailing axes; summed in power order.
+    """
+    flat = columns(share)
+    out = given_or_new(out, share.shape[1:])
+    index = out.reshape(flat.shape[1])
+    for j in range(flat.shape[1]):
+        total = 0.0
+        for p in range(flat.shape[0]):
+            total += flat[p, j] * flat[p, j]
+        index[j] = total
+    return out
 
 
 def regional(values: Array, state_weights: Array, axis: int = 1) -> Array:
@@ -440,50 +512,71 @@ def regional(values: Array, state_weights: Array, axis: int = 1) -> Array:
 
 
 @compiled
+def weighted_mean(values: Array, weights: Array) -> float:
+    """``sum_s w[s] x[s] / sum_s w[s]`` over one axis, summed in state order (:func:`regional`)."""
+    value, total = 0.0, 0.0
+    for s in range(values.shape[0]):
+        value += values[s] * weights[s]
+        total += weights[s]
+    return value / total
+
+
+@compiled
 def _weighted_mean(rows: Array, weights: Array) -> Array:
-    """Row by row ``sum_s w[s] x[s] / sum_s w[s]``, summed in state order (the same bits however many rows)."""
+    """:func:`weighted_mean` row by row (the same bits however many rows)."""
     out = np.empty(rows.shape[0])
     for i in range(rows.shape[0]):
-        value, total = 0.0, 0.0
-        for s in range(rows.shape[1]):
-            value += rows[i, s] * weights[i, s]
-            total += weights[i, s]
-        out[i] = value / total
+        out[i] = weighted_mean(rows[i], weights[i])
     return out
 
 
 @compiled
-def protest_probability(aversion: Array, composite_share: Array, base: float) -> Array:
+def protest_probability(aversion: Array, composite_share: Array, base: float, out: Array | None = None) -> Array:
     """Chance per quarter of protests against power ``p`` in state ``s``.
 
     ``pi[p,s] = base * aversion[p,s] * share[p,s]``: resentment needs both a hostile public
     and a visible presence. Shape (P,S).
     """
-    return np.minimum(np.maximum(base * aversion * composite_share, 0.0), 1.0)
-
-
-@compiled
-def apply_setback(stocks: Array, fired: NDArray[np.bool_], setback: float) -> Array:
-    """Protests cut the targeted power's stocks in that state: ``X[p,s,:] *= 1 - setback``."""
-    out = stocks.copy()
-    for p in range(stocks.shape[0]):
-        for s in range(stocks.shape[1]):
-            if fired[p, s]:
-                for c in range(stocks.shape[2]):
-                    out[p, s, c] = stocks[p, s, c] * (1.0 - setback)
+    P, S = aversion.shape
+    out = given_or_new(out, (P, S))
+    for p in range(P):
+        for s in range(S):
+            out[p, s] = min(max(base * aversion[p, s] * composite_share[p, s], 0.0), 1.0)
     return out
 
 
 @compiled
-def relax_tension(tension: Array, decay: float) -> Array:
-    """Border tension fades geometrically: ``T' = (1 - decay) T``."""
-    return tension * (1.0 - decay)
+def apply_setback(stocks: Array, fired: NDArray[np.bool_], setback: float, out: Array | None = None) -> Array:
+    """Protests cut the targeted power's stocks in that state: ``X[p,s,:] *= 1 - setback``.
+
+    ``out`` may be ``stocks`` (cut in place).
+    """
+    P, S, C = stocks.shape
+    out = given_or_new(out, (P, S, C))
+    for p in range(P):
+        for s in range(S):
+            for c in range(C):
+                out[p, s, c] = stocks[p, s, c] * (1.0 - setback) if fired[p, s] else stocks[p, s, c]
+    return out
 
 
 @compiled
-def threat_level(afghan_exposure: Array, afghan_instability: float, tension: Array) -> Array:
+def relax_tension(tension: Array, decay: float, out: Array | None = None) -> Array:
+    """Border tension fades geometrically: ``T' = (1 - decay) T``. ``out`` may be ``tension``."""
+    out = given_or_new(out, tension.shape)
+    for s in range(tension.shape[0]):
+        out[s] = tension[s] * (1.0 - decay)
+    return out
+
+
+@compiled
+def threat_level(afghan_exposure: Array, afghan_instability: float, tension: Array,
+                 out: Array | None = None) -> Array:
     """Security threat per state: ``threat[s] = instability * exposure[s] + tension[s]``.
 
     It drives the demand for security and drills (:func:`channel_demand`).
     """
-    return afghan_instability * afghan_exposure + tension
+    out = given_or_new(out, tension.shape)
+    for s in range(tension.shape[0]):
+        out[s] = afghan_instability * afghan_exposure[s] + tension[s]
+    return out

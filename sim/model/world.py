@@ -21,6 +21,7 @@ from sim.model.calendar import parse_quarter
 from sim.model.mechanisms import (
     CHANNELS,
     SECURITY,
+    allocation_lean,
     development_need,
     effective_decay,
     institutional_multiplier,
@@ -70,6 +71,7 @@ class World:
     institutional: Array  # (P,S,C)
     acceptance: Array  # (P,S,C) what neutrality lets through, by kind of tie
     receptivity: Array  # (P,S,C) how much of each power's offer each state takes up; fixed until rebuilt
+    lean: Array  # (P,S,C) receptivity ** responsiveness, how allocation leans towards it; fixed until rebuilt
     # mechanism constants (C,) unless noted
     channel_weights: Array
     decay: Array
@@ -153,6 +155,7 @@ class WorldTable(NamedTuple):
     trends_from: Array
     priority: Array
     receptivity: Array
+    lean: Array
     responsiveness: Array
     capacity: Array
     channel_shift: Array
@@ -419,6 +422,7 @@ def build_world(params: ParameterSet) -> World:
         institutional=institutional,
         acceptance=acceptance,
         receptivity=take_up,
+        lean=allocation_lean(take_up, float(constants["responsiveness"])),
         effective_decay=effective_decay(constants["decay"], state_arrays["debt_share"], constants["debt_stickiness"]),
         **constants,
         **_reaction_rules(params, powers, state_member, institutions),
