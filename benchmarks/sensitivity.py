@@ -47,9 +47,9 @@ SOBOL_PARAMETERS = {
 def teachable_parameters() -> dict[str, str]:
     """Every teachable parameter at its documented range, except the channel weights' lower end.
 
-    With all three ``model.channel_weights`` at 0 the composite is undefined and the run fails
-    (the batched engine stops the experiment); Morris levels include the range ends, so 20
-    trajectories meet that corner. Starting the weights at 0.1 keeps every parameter in.
+    With all three ``model.channel_weights`` at 0 the composite is undefined, and a design that
+    reaches that corner is refused when loaded; Morris levels include the range ends, so 20
+    trajectories meet it. Starting the weights at 0.1 keeps every parameter in.
     """
     from sim.model.parameters import default_parameters
 

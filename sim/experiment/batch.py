@@ -211,8 +211,31 @@ def write_batch(folder: str, encoded: EncodedBatch) -> dict[str, int]:
 
 
 def execute_batch(scenario: Scenario, folder: str, tasks: list[RunTask], threads: int = 1) -> dict[str, int]:
-    """A chunk of runs with the batched engine (one compiled call), stored as one chunk."""
-    return write_batch(folder, encode_batch(scenario, tasks, compute_batch(scenario, tasks, threads)))
+    """A chunk of runs with the batched engine (one compiled call), stored as one chunk.
+
+    A chunk the engine cannot finish is run again run by run (:func:`rerun_by_run`).
+    """
+    try:
+        encoded = encode_batch(scenario, tasks, compute_batch(scenario, tasks, threads))
+    except Exception as err:  # noqa: BLE001 -- any failure of the chunk: its runs are retried one by one
+        return rerun_by_run(scenario, folder, tasks, err)
+    return write_batch(folder, encoded)
+
+
+def rerun_by_run(scenario: Scenario, folder: str, tasks: list[RunTask], err: BaseException) -> dict[str, int]:
+    """A batched chunk that failed, run again with the agent engine, run by run.
+
+    The two engines give the same numbers, so the runs that can run complete as they would
+    have; a run that fails again is recorded with its error and traceback, as the agent
+    engine records it, and the experiment goes on (``--resume`` retries it). Whatever the
+    batched engine cannot do at all (:class:`~sim.experiment.engine.UnsupportedByEngine`)
+    is raised: the runner chooses the other engine for the whole experiment.
+    """
+    from sim.experiment.engine import UnsupportedByEngine
+
+    if isinstance(err, UnsupportedByEngine):
+        raise err
+    return execute_chunk(scenario, folder, tasks)
 
 
 _REPLAYS: dict[str, Any] = {}
@@ -540,17 +563,33 @@ def _pipeline(payload: Scenario, folder: str, chunks: list[list[RunTask]], threa
 
     with ThreadPoolExecutor(1, thread_name_prefix="batch-compute") as ahead, \
             ThreadPoolExecutor(threads, thread_name_prefix="batch-encode") as encoders:
-        encoded: deque[Future] = deque()
+        pending: deque[tuple[list[RunTask], Future]] = deque()
         future = ahead.submit(compute_batch, payload, chunks[0], threads)
         for i, chunk in enumerate(chunks):
-            computed = future.result()
+            try:
+                computed = future.result()
+            except Exception as err:  # noqa: BLE001 -- retried run by run (or raised: see rerun_by_run)
+                computed = err
             if i + 1 < len(chunks):
                 future = ahead.submit(compute_batch, payload, chunks[i + 1], threads)
-            encoded.append(encoders.submit(encode_batch, payload, chunk, computed))
-            while len(encoded) > threads:
-                state.report(write_batch(folder, encoded.popleft().result()))
-        while encoded:
-            state.report(write_batch(folder, encoded.popleft().result()))
+            if isinstance(computed, BaseException):
+                state.report(rerun_by_run(payload, folder, chunk, computed))
+                continue
+            pending.append((chunk, encoders.submit(encode_batch, payload, chunk, computed)))
+            while len(pending) > threads:
+                _write_encoded(payload, folder, *pending.popleft(), state)
+        while pending:
+            _write_encoded(payload, folder, *pending.popleft(), state)
+
+
+def _write_encoded(payload: Scenario, folder: str, chunk: list[RunTask], encoding: Future, state: _Session) -> None:
+    """Write a chunk once encoded; one whose encoding failed is run again run by run."""
+    try:
+        encoded = encoding.result()
+    except Exception as err:  # noqa: BLE001
+        state.report(rerun_by_run(payload, folder, chunk, err))
+        return
+    state.report(write_batch(folder, encoded))
 
 
 def _collect(futures: list[Future], state: _Session) -> None:

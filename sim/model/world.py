@@ -364,11 +364,21 @@ def _reaction_rules(params: ParameterSet, powers: list[str], state_member: Array
     }
 
 
+def channel_weights(params: ParameterSet) -> np.ndarray:
+    """The composite's channel weights; at least one must be above 0, or the composite is undefined."""
+    weights = _channel_vector(params, "model.channel_weights")
+    if not weights.sum() > 0:
+        raise InputError("all channel weights are 0; the composite influence averages the channels by these "
+                         "weights, so give at least one a weight above 0 (for example model.channel_weights.aid: 1)",
+                         key="model.channel_weights")
+    return weights
+
+
 def _mechanism_constants(params: ParameterSet) -> dict[str, object]:
     """The ``model.*`` constants: rates, demand, openings, balancing, random events, clock."""
     value = params.value
     return {
-        "channel_weights": _channel_vector(params, "model.channel_weights"),
+        "channel_weights": channel_weights(params),
         "decay": _channel_vector(params, "model.decay"),
         "growth": _channel_vector(params, "model.growth"),
         "half_saturation": _channel_vector(params, "model.half_saturation"),

@@ -148,8 +148,9 @@ def expand_design(design: schema.Design | None, params: ParameterSet, seed: int,
         sampling = design_sampling(design, params, seed, locate)
         assert sampling is not None
         matrix = salib_sample(sampling, locate)
-        return [DesignPoint(i, f"{sampling.method} point {i}", dict(zip(sampling.names, row)))
-                for i, row in enumerate(matrix.tolist())]
+        return _check_points([DesignPoint(i, f"{sampling.method} point {i}", dict(zip(sampling.names, row)))
+                              for i, row in enumerate(matrix.tolist())], params, locate,
+                             "give one of them a low bound above 0 (e.g. `{name}: {{low: 0.1}}`)")
     base: list[dict[str, Any]] = [{}]
     if design.grid:
         base = _grid(design.grid, params, locate)
@@ -168,6 +169,31 @@ def expand_design(design: schema.Design | None, params: ParameterSet, seed: int,
         label = ", ".join([*([f"variant={variant}"] if variant else []),
                            *(f"{k}={_short(v)}" for k, v in values.items())])
         points.append(DesignPoint(len(points), label or "default", merged, variant))
+    return _check_points(points, params, locate, "leave 0 out of the values of one of them (e.g. `{name}`)"
+                         + (", or give it a low bound above 0" if design.sample else ""))
+
+
+#: Parameters of which at least one must stay above 0 at every design point (the composite's weights).
+WEIGHTS = "model.channel_weights"
+
+
+def _check_points(points: list[DesignPoint], params: ParameterSet, locate: Locate, fix: str) -> list[DesignPoint]:
+    """Constraints between parameters that one value's range cannot express, checked at every point.
+
+    The composite averages the channels by ``model.channel_weights``: a point where all are 0
+    would fail every run, so the design is refused before anything runs (a sensitivity design
+    with levels at the range ends, Morris's, reaches that corner).
+    """
+    names = [f"{WEIGHTS}.{channel}" for channel in params.children(WEIGHTS)]
+    if not any(name in point.values for point in points for name in names):
+        return points
+    base = {name: params.value(name) for name in names}
+    bad = [p.index for p in points if not sum(float(p.values.get(n, base[n])) for n in names) > 0]
+    if bad:
+        file, line = locate("design")
+        raise InputError(f"{len(bad)} design point(s) set all of {WEIGHTS}.* to 0 (the first: point {bad[0]}); the "
+                         f"composite needs one weight above 0: {fix.format(name=names[0])}",
+                         file=file, key="design", line=line)
     return points
 
 

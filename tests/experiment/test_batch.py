@@ -100,19 +100,29 @@ def test_a_local_dask_cluster_gives_identical_results(tmp_path):
     assert _csv(serial) == _csv(dask)
 
 
-def test_a_failing_run_is_recorded_and_the_others_continue(tmp_path, monkeypatch):
+@pytest.mark.parametrize("engine", ["agents", "batched"])
+def test_a_failing_run_is_recorded_and_the_others_continue(tmp_path, monkeypatch, engine):
+    """A failing run is recorded with its error; on the batched engine its whole chunk fails, and is run
+    again run by run, so the other runs of the chunk complete."""
     import sim.experiment.batch as experiment
+    from sim.experiment import engine as batched
 
-    real = experiment.run_replication
+    real, real_batch = experiment.run_replication, batched.run_batch
 
     def flaky(scenario, replication, seed, **kwargs):
         if replication == 1:
             raise ValueError("synthetic failure")
         return real(scenario, replication, seed, **kwargs)
 
+    def flaky_batch(scenario, runs, *args, **kwargs):
+        if any(run.replication == 1 for run in runs):
+            raise ValueError("synthetic failure")
+        return real_batch(scenario, runs, *args, **kwargs)
+
     monkeypatch.setattr(experiment, "run_replication", flaky)
+    monkeypatch.setattr(batched, "run_batch", flaky_batch)
     result = run_experiment(_scenario(tmp_path), results=tmp_path / "r", executor="processes", workers=2,
-                            progress=False, engine="agents")
+                            progress=False, engine=engine)
     assert result.status == "partial" and result.ok == 4 and result.failed == 2
     runs = pd.read_csv(result.folder / "runs.csv")
     failed = runs[runs["status"] == "error"]
@@ -122,8 +132,9 @@ def test_a_failing_run_is_recorded_and_the_others_continue(tmp_path, monkeypatch
     assert len(pd.read_csv(result.folder / "influence.csv")["run"].unique()) == 4
 
     monkeypatch.setattr(experiment, "run_replication", real)  # the fault is gone: resume retries the failures
+    monkeypatch.setattr(batched, "run_batch", real_batch)
     resumed = run_experiment(_scenario(tmp_path), results=tmp_path / "r", executor="serial", resume=True,
-                             progress=False, engine="agents")
+                             progress=False, engine=engine)
     assert resumed.status == "complete" and resumed.ok == 6
 
 

@@ -84,3 +84,21 @@ def test_oversized_designs_are_refused_before_anything_is_generated():
     assert time.perf_counter() - t < 5  # counted, not expanded
     with pytest.raises(InputError, match="more than the cap of 10"):
         _design("  grid: {powers.china.budget.aid: [1, 2, 3]}\n  max_runs: 10\n", replications=4)
+
+
+def test_a_design_point_with_every_channel_weight_at_zero_is_refused_before_anything_runs():
+    text = ("  grid:\n    model.channel_weights.aid: [0, 1]\n    model.channel_weights.drills: [0, 1]\n"
+            "    model.channel_weights.security: [0, 2]\n")
+    with pytest.raises(InputError, match=r"1 design point\(s\) set all of model.channel_weights.\* to 0 "
+                                         r"\(the first: point 0\).*leave 0 out") as caught:
+        _design(text)
+    assert caught.value.key == "design" and caught.value.line == 3
+    ok = _design(text.replace("[0, 2]", "[0.5, 2]"))  # one weight always above 0: all eight points run
+    assert len(ok.design) == 8
+
+
+def test_a_scenario_with_every_channel_weight_at_zero_names_the_key():
+    with pytest.raises(InputError, match="all channel weights are 0") as caught:
+        parse_scenario("name: z\nparameters:\n  model.channel_weights.aid: 0\n  model.channel_weights.drills: 0\n"
+                       "  model.channel_weights.security: 0\n")
+    assert caught.value.key == "model.channel_weights"
