@@ -217,7 +217,7 @@ def execute_batch(scenario: Scenario, folder: str, tasks: list[RunTask], threads
     """
     try:
         encoded = encode_batch(scenario, tasks, compute_batch(scenario, tasks, threads))
-    except Exception as err:  # noqa: BLE001 -- any failure of the chunk: its runs are retried one by one
+    except Exception as err:  # any failure of the chunk: its runs are retried one by one
         return rerun_by_run(scenario, folder, tasks, err)
     return write_batch(folder, encoded)
 
@@ -568,7 +568,7 @@ def _pipeline(payload: Scenario, folder: str, chunks: list[list[RunTask]], threa
         for i, chunk in enumerate(chunks):
             try:
                 computed = future.result()
-            except Exception as err:  # noqa: BLE001 -- retried run by run (or raised: see rerun_by_run)
+            except Exception as err:  # retried run by run (or raised: see rerun_by_run)
                 computed = err
             if i + 1 < len(chunks):
                 future = ahead.submit(compute_batch, payload, chunks[i + 1], threads)
@@ -586,7 +586,7 @@ def _write_encoded(payload: Scenario, folder: str, chunk: list[RunTask], encodin
     """Write a chunk once encoded; one whose encoding failed is run again run by run."""
     try:
         encoded = encoding.result()
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         state.report(rerun_by_run(payload, folder, chunk, err))
         return
     state.report(write_batch(folder, encoded))
