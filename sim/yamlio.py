@@ -25,6 +25,15 @@ MAX_EXPANDED_NODES = 200_000
 LineMap = dict[str, tuple[int, int]]
 
 
+def line_of(lines: LineMap, key: str) -> int | None:
+    """The line of ``key`` in a file, or of its nearest enclosing key that has one (None if none has)."""
+    while key:
+        if key in lines:
+            return lines[key][0]
+        key = key.rpartition(".")[0]
+    return None
+
+
 class _GuardedLoader(yaml.SafeLoader):
     """Safe loader that counts alias nodes while composing."""
 

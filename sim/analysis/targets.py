@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sim.errors import InputError, closest
 from sim.model.mechanisms import CHANNELS
 from sim.model.parameters import ParameterSet, default_parameters
-from sim.yamlio import LineMap, read_yaml
+from sim.yamlio import LineMap, line_of, read_yaml
 
 #: Channels a target may observe: the model's three plus their weighted composite.
 TARGET_CHANNELS = (*CHANNELS, "composite")
@@ -178,11 +178,7 @@ class _Checker:
         self.seen: dict[str, str] = {}
 
     def line(self, key: str) -> int | None:
-        while key:
-            if key in self.lines:
-                return self.lines[key][0]
-            key = key.rpartition(".")[0]
-        return None
+        return line_of(self.lines, key)
 
     def fail(self, message: str, key: str, suggestion: str | None = None) -> InputError:
         return InputError(message, file=self.path, key=key, line=self.line(key), suggestion=suggestion)
@@ -274,12 +270,7 @@ def _located(err: ValidationError, data: Mapping[str, Any], lines: LineMap, orig
         if "input" in first and not isinstance(first["input"], (Mapping, list)):
             message += f"; found {first['input']!r}"
     key = ".".join(str(p) for p in key_path)
-    line = None
-    probe = key
-    while probe and line is None:
-        if probe in lines:
-            line = lines[probe][0]
-        probe = probe.rpartition(".")[0]
+    line = line_of(lines, key)
     more = len(errors) - 1
     if more:
         message += f" ({more} more problem{'s' if more > 1 else ''} in this file)"

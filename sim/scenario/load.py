@@ -40,7 +40,7 @@ from sim.scenario.design import DesignPoint, Sampling, check_size, design_sampli
 from sim.scenario.library import is_library_reference, library_folder, library_reference
 from sim.scenario.outcomes import Outcome, Vocabulary, parse_outcomes
 from sim.scenario.parse_events import parse_event
-from sim.yamlio import LineMap, parse_yaml, read_yaml
+from sim.yamlio import LineMap, line_of, parse_yaml, read_yaml
 
 MAX_EXTENDS_DEPTH = 20
 
@@ -58,11 +58,7 @@ class ScenarioSource:
     library_root: Path | None = None
 
     def line(self, key: str) -> int | None:
-        while key:
-            if key in self.lines:
-                return self.lines[key][0]
-            key = key.rpartition(".")[0]
-        return None
+        return line_of(self.lines, key)
 
     def locate(self, key: str) -> tuple[str, int | None]:
         """File and line of a key, as the design checks report them (:data:`sim.scenario.design.Locate`)."""
