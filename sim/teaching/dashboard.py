@@ -53,7 +53,7 @@ PLAY_SECONDS = 0.3
 PROJECTOR_TEXT = 1.35
 TABS = ("Map", "Influence over time", "Compare with the start", "Events", "Save as scenario", "Sources")
 CSS = """
-.ca-table th, .ca-table td { border-bottom: 1px solid #ccc; padding: 4px 10px; text-align: left; }
+.ca-table th, .ca-table td { border-bottom: 1px solid #ccc; padding: 4px 8px; text-align: left; }
 .ca-html p { margin: 4px 0; font-size: 16px; }
 .ca-html h2, h2.ca-html { font-size: 20px; font-weight: 600; margin: 8px 0 4px; }
 .ca-html ul { margin: 4px 0; }
@@ -184,13 +184,15 @@ def MapTab(model: DashboardModel, step: int) -> None:
     shape = svg_outlines()
     quarter = shown_quarter(model)
     with solara.Row(style={"flex-wrap": "wrap", "align-items": "flex-start"}):
-        with solara.Column(style={"flex": "3 1 520px", "min-width": "360px"}):
+        # the map's SVG scales to its column, the table does not: the table's column gets the width it needs
+        # (about 440 px) beside the map on a 1366-px projector, and scrolls sideways rather than being cut off
+        with solara.Column(style={"flex": "3 1 440px", "min-width": "300px"}):
             widgets.Html(f"Who leads each state ({quarter})", tag="h2")
             widgets.StateMapView(width=shape["width"], height=shape["height"], states=map_states(summary),
                                  powers=powers_legend(model, style), selected=selected.value,
                                  on_selected=selected.set,
                                  title=f"Map of the five states, each in the colour of its leading power, {quarter}")
-        with solara.Column(style={"flex": "2 1 340px", "min-width": "320px"}):
+        with solara.Column(style={"flex": "2 1 440px", "min-width": "0", "max-width": "100%", "overflow-x": "auto"}):
             Breakdown(summary, selected.value, quarter)
 
 
