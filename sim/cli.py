@@ -177,6 +177,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _say_if_compiling() -> None:
+    """The model's compiled code is built on its first use on a machine (half a minute or so): say so."""
+    from sim.model import step
+    from sim.model.jit import is_cached
+
+    if not is_cached(step.run_batch, step.model_perceive):
+        print("first use of this version of the model on this machine: compiling it (about half a minute, "
+              "once; later runs start at once)", file=sys.stderr, flush=True)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from sim.experiment.batch import StorageFull, run_experiment
     from sim.scenario.library import resolve_scenario
@@ -187,6 +197,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"warning: {args.scenario}: {warning}", file=sys.stderr)
     if args.workers is not None and args.workers < 1:
         raise InputError(f"expected at least 1 worker, found {args.workers}", key="--workers")
+    if not args.quiet:
+        _say_if_compiling()
     try:
         result = run_experiment(scenario, results=args.results, executor=args.executor, workers=args.workers,
                                 scheduler=args.scheduler, resume=args.resume, replications=args.replications,

@@ -73,7 +73,7 @@ import numpy as np  # noqa: E402
 from numba import njit, prange, types  # noqa: E402
 from numba.extending import overload  # noqa: E402
 
-__all__ = ["cache_folder", "columns", "compiled", "contiguous", "entry", "given_or_new", "njit", "prange"]
+__all__ = ["cache_folder", "columns", "compiled", "contiguous", "entry", "given_or_new", "is_cached", "njit", "prange"]
 
 
 def compiled(fn):  # type: ignore[no-untyped-def]
@@ -87,6 +87,18 @@ def entry(fn):  # type: ignore[no-untyped-def]
     It releases the GIL while it runs (it touches no Python object), so other threads go on.
     """
     return njit(cache=True, nogil=True)(fn)
+
+
+def is_cached(*functions) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the machine code of these compiled functions is on disk already (so no compiling is due).
+
+    Best effort, for telling people why the first run pauses: it reads where numba keeps a
+    function's cache index, which numba does not document; if that cannot be read, it says yes.
+    """
+    try:
+        return all(os.path.exists(fn._cache._cache_file._index_path) for fn in functions)
+    except (AttributeError, OSError):
+        return True
 
 
 def given_or_new(out, shape):  # type: ignore[no-untyped-def]

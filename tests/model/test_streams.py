@@ -26,3 +26,4 @@ def test_drawing_in_pieces_continues_the_stream():
     streams.seed_stream(42, stream)
     pieces = [streams.random_fill(stream, np.empty((4, 5))).ravel(), streams.random_fill(stream, np.empty(3))]
     assert np.array_equal(np.concatenate(pieces), np.random.default_rng(42).random(23))
+
