@@ -418,27 +418,29 @@ def contest_update(
     """
     P, S, C = stocks.shape
     out = given_or_new(out, (P, S, C))
-    for p in range(P):  # e**r first, until replaced by X' below (the powers in a loop of their own)
-        for s in range(S):
-            for c in range(C):
-                bid = offer[p, s, c]
-                out[p, s, c] = np.exp(decisiveness * np.log(bid)) if decisiveness != 1.0 and bid > 0 else bid
     for s in range(S):
         for c in range(C):
-            held_total, total_offer, weight_total = 0.0, 0.0, 0.0
+            held_total, total_offer = 0.0, 0.0
             for p in range(P):
                 held_total += stocks[p, s, c] * (1.0 - decay[p, s, c])
                 total_offer += offer[p, s, c]
-                weight_total += out[p, s, c]
             room = demand[s, c] - held_total
-            fill = 1.0 - np.exp(-total_offer / half_saturation[c])
-            for p in range(P):
-                held = stocks[p, s, c] * (1.0 - decay[p, s, c])
-                if room > 0:
+            if room > 0:  # the contest; e**r (as exp(r log e)) only here, where it decides something
+                weight_total = 0.0
+                for p in range(P):
+                    bid = offer[p, s, c]
+                    out[p, s, c] = np.exp(decisiveness * np.log(bid)) if decisiveness != 1.0 and bid > 0 else bid
+                    weight_total += out[p, s, c]
+                fill = 1.0 - np.exp(-total_offer / half_saturation[c])
+                for p in range(P):
+                    held = stocks[p, s, c] * (1.0 - decay[p, s, c])
                     gain = room * fill * (out[p, s, c] / weight_total if weight_total > 0 else 0.0)
-                else:
+                    out[p, s, c] = held + growth[c] * gain
+            else:  # shedding in proportion to holdings
+                for p in range(P):
+                    held = stocks[p, s, c] * (1.0 - decay[p, s, c])
                     gain = room * (held / held_total if held_total > 0 else 0.0)
-                out[p, s, c] = held + growth[c] * gain
+                    out[p, s, c] = held + growth[c] * gain
     return out
 
 
