@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -54,6 +55,16 @@ class PointReplay:
     step_quarters: int
     spinup_quarters: int
     start: int
+
+    @cached_property
+    def titles(self) -> list[tuple[list[list[str]], list[str]]]:
+        """Per world: the titles of its protests (P,S) and border clashes (B), as the model logs them.
+
+        Kept with the replay, so the chunks that follow do not format them again.
+        """
+        P, S = len(self.worlds[0].powers), len(self.worlds[0].states)
+        return [([[protest_title(w, p, s) for s in range(S)] for p in range(P)],
+                 [clash_title(w, b) for b in range(len(w.border_pairs))]) for w in self.worlds]
 
 
 def point_parameters(scenario: Scenario, overrides: Mapping[str, Any] | None) -> ParameterSet:
@@ -276,11 +287,10 @@ def event_table(result: BatchResult, runs: Sequence[Any], scenario_name: str):  
     quarters = np.array([labels(_quarter(result.replays[0], t)) for t in range(T)], dtype=np.int64)
     protest_titles = np.zeros((len(result.worlds), P, S), dtype=np.int64)
     clash_titles = np.zeros((len(result.worlds), result.clashes.shape[2]), dtype=np.int64)
-    for i, w in enumerate(result.worlds):
-        for p, s in np.ndindex(P, S):
-            protest_titles[i, p, s] = labels(protest_title(w, p, s))
-        for b in range(clash_titles.shape[1]):
-            clash_titles[i, b] = labels(clash_title(w, b))
+    titles = [pair for rep in result.replays for pair in rep.titles]  # in the order of result.worlds
+    for i, (protests, clashes) in enumerate(titles):
+        protest_titles[i] = [[labels(text) for text in row] for row in protests]
+        clash_titles[i, :len(clashes)] = [labels(text) for text in clashes]
     random = np.array([labels(text) for text in ("random", "protest", "border_clash", "")], dtype=np.int64)
     count = int(sched_count[result.point_of_run].sum() + result.protests.sum() + result.clashes.sum())
     run, step, codes = np.empty(count, np.int64), np.empty(count, np.int64), np.empty((5, count), np.int64)

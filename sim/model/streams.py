@@ -129,3 +129,36 @@ def random_fill(stream, out):  # type: ignore[no-untyped-def]
         bits = (x >> rot) | (x << ((_U64 - rot) & _U63))
         values[i] = np.float64(bits >> _U11) * _DOUBLE
     return out
+
+
+@compiled
+def spawned_seeds(root, out):  # type: ignore[no-untyped-def]
+    """``out[i]`` = the 63-bit seed of child ``i`` of ``SeedSequence(root)``, as the runner derives replication seeds.
+
+    ``SeedSequence(root).spawn(n)[i]`` is ``SeedSequence(root, spawn_key=(i,))``: its entropy is
+    the root's 32-bit words padded to the pool's four, then the word of ``i``; the seed is its
+    ``generate_state(1, uint64)`` shifted right by one bit. For 0 <= root < 2**64 and
+    n < 2**32 (:func:`sim.experiment.runner.replication_seeds` checks, and uses numpy otherwise).
+    """
+    value = np.uint64(root)
+    for i in range(out.shape[0]):
+        h = _INIT_A
+        p0, h = _hashmix(value & _M32, h)
+        p1, h = _hashmix(value >> _U32, h)  # a zero high word hashes as the padding would
+        p2, h = _hashmix(np.uint64(0), h)
+        p3, h = _hashmix(np.uint64(0), h)
+        pool = (p0, p1, p2, p3)
+        for source in range(4):
+            for target in range(4):
+                if source != target:
+                    pool, h = _mixed(pool, source, target, h)
+        for target in range(4):  # the spawn key's word, mixed into every word of the pool
+            mixed, h = _hashmix(np.uint64(i), h)
+            value_t = _mix(pool[target], mixed)
+            pool = (value_t if target == 0 else pool[0], value_t if target == 1 else pool[1],
+                    value_t if target == 2 else pool[2], value_t if target == 3 else pool[3])
+        h = _INIT_B
+        low, h = _word(pool, 0, h)
+        high, h = _word(pool, 1, h)
+        out[i] = np.int64((low | (high << _U32)) >> _ONE)
+    return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.experiment.runner import replication_seeds
+from sim.experiment.runner import numpy_replication_seeds, replication_seeds
 from sim.model import streams
 
 
@@ -27,3 +27,9 @@ def test_drawing_in_pieces_continues_the_stream():
     pieces = [streams.random_fill(stream, np.empty((4, 5))).ravel(), streams.random_fill(stream, np.empty(3))]
     assert np.array_equal(np.concatenate(pieces), np.random.default_rng(42).random(23))
 
+
+
+def test_replication_seeds_are_numpys_spawned_children():
+    for root in [0, 1, 11, 2026, 2**32 - 1, 2**32, 2**63 - 1]:
+        assert replication_seeds(root, 300) == numpy_replication_seeds(root, 300), root
+    assert replication_seeds(2**70, 3) == numpy_replication_seeds(2**70, 3)  # beyond the compiled range: numpy's
