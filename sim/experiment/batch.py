@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gc
+import itertools
 import math
 import multiprocessing
 import os
@@ -92,13 +94,32 @@ class RunTask(NamedTuple):
 
 
 def plan_runs(scenario: Scenario) -> list[RunTask]:
-    """Every run of the experiment, in run-id order (point-major, then replication)."""
+    """Every run of the experiment, in run-id order (point-major, then replication).
+
+    Python's cycle collector is paused meanwhile: a million new tuples would set it off some
+    thousand times (three quarters of the 1.3 s a million-run plan took), and tuples of numbers
+    and a shared dict make no cycles.
+    """
     seeds = replication_seeds(scenario.seed, scenario.replications)
-    tasks = []
-    for p in scenario.design:  # the runs of a point share one copy of its values
-        values, first = dict(p.values), p.index * scenario.replications
-        tasks.extend(RunTask(first + r, p.index, r, seed, values) for r, seed in enumerate(seeds))
+    tasks: list[RunTask] = []
+    with _collector_paused():
+        for p in scenario.design:  # the runs of a point share one copy of its values
+            values, first = dict(p.values), p.index * scenario.replications
+            tasks.extend(map(RunTask._make, zip(range(first, first + len(seeds)), itertools.repeat(p.index),
+                                                range(len(seeds)), seeds, itertools.repeat(values))))
     return tasks
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector (``gc``) for a burst of allocations that make no reference cycles."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 # -- work done in the workers ------------------------------------------------------------------
