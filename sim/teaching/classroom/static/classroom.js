@@ -78,7 +78,7 @@ async function drawMap(container, view, title) {
     if (state) drawBar(group, outline.label, state);
     const name = state ? state.name : outline.name;
     group.append(svgEl("text", {
-      x: outline.label[0] + 12, y: outline.label[1] + 5, "font-size": "15", "font-weight": "600", fill: "#000000",
+      x: outline.label[0] + 12, y: outline.label[1] + 7, "font-size": "22", "font-weight": "600", fill: "#000000",
       stroke: "#ffffff", "stroke-width": "3", "paint-order": "stroke", text: name,
     }));
     svg.append(group);
