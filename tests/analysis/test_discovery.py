@@ -9,6 +9,7 @@ import pytest
 from sim.analysis.discovery import box_stats, choose_box, discover, find_boxes
 from sim.cli import main
 from sim.errors import InputError
+from tests.analysis.conftest import run_scenario_text
 
 
 def test_prim_finds_a_planted_box():
@@ -61,10 +62,7 @@ outputs:
 
 @pytest.fixture(scope="module")
 def lhs_experiment(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("discovery")
-    (folder / "tiny-lhs.yaml").write_text(LHS)
-    assert main(["run", str(folder / "tiny-lhs.yaml"), "--results", str(folder / "results"), "-q"]) == 0
-    return folder / "results" / "tiny-lhs" / "latest"
+    return run_scenario_text(tmp_path_factory.mktemp("discovery"), "tiny-lhs", LHS)
 
 
 def test_sim_discover_writes_its_report(lhs_experiment, capsys):

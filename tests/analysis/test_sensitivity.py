@@ -17,6 +17,7 @@ from sim.analysis.sensitivity import (
 from sim.cli import main
 from sim.errors import InputError
 from sim.scenario.design import Sampling, salib_sample
+from tests.analysis.conftest import run_scenario_text
 
 PI = float(np.pi)
 ISHIGAMI = (("x1", "x2", "x3"), ((-PI, PI),) * 3)
@@ -107,10 +108,7 @@ outputs:
 
 @pytest.fixture(scope="module")
 def morris_experiment(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("sensitivity")
-    (folder / "tiny-morris.yaml").write_text(MORRIS)
-    assert main(["run", str(folder / "tiny-morris.yaml"), "--results", str(folder / "results"), "-q"]) == 0
-    return folder / "results" / "tiny-morris" / "latest"
+    return run_scenario_text(tmp_path_factory.mktemp("sensitivity"), "tiny-morris", MORRIS)
 
 
 def test_sim_run_of_a_sensitivity_design_ends_with_its_report(morris_experiment):
