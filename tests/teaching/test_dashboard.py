@@ -243,6 +243,17 @@ def test_in_a_real_browser_offline_and_accessible(library):
             page.get_by_text("Changed: press Reset to apply.").wait_for()
             assert number.input_value() == "1650"
 
+            # the search box lists matching parameters with their group; a value typed there is the slider's
+            search = page.get_by_label("Search the parameters")
+            search.fill("powers.china.budget.aid")
+            page.get_by_text("1 of 50 parameters match").wait_for()
+            assert page.locator(".ca-pp-matches .ca-pp-param").count() == 1
+            page.locator(".ca-pp-matches label", has_text="China: budget: aid").wait_for()
+            assert number.input_value() == "1650"  # the same control: one id, one value
+            problems["search"] = scan(page)
+            search.fill("")
+            page.get_by_text("50 parameters in 11 groups").wait_for()
+
             # tweak, then compare: the difference of the moved slider against the scenario as loaded
             page.get_by_role("tab", name="Compare with the start").click()
             page.get_by_label("Replications of each").select_option("3")
