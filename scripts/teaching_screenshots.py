@@ -9,41 +9,25 @@ Starts ``sim app`` and ``sim classroom`` on free loopback ports, drives them as 
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "docs" / "images"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 VIEWPORT = {"width": 1366, "height": 768}
+sys.path.insert(0, str(ROOT))  # the browser tests' helpers: one way to start chromium, the servers and a student
 
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(port: int) -> None:
-    for _ in range(300):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"nothing listens on {port}")
+from tests.teaching.browser import browser, free_port, join_room, start_classroom, wait_for_port  # noqa: E402
 
 
 def dashboard(chromium, out: Path) -> None:  # type: ignore[no-untyped-def]
-    port = _port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "sim", "app", "--port", str(port)], cwd=tempfile.gettempdir(),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait(port)
+        wait_for_port(port, server)
         page = chromium.new_page(viewport=VIEWPORT)
         page.goto(f"http://127.0.0.1:{port}/", timeout=60_000)
         page.get_by_text("Who leads each state").first.wait_for(timeout=60_000)
@@ -60,15 +44,9 @@ def dashboard(chromium, out: Path) -> None:  # type: ignore[no-untyped-def]
 
 
 def classroom(chromium, out: Path) -> None:  # type: ignore[no-untyped-def]
-    port = _port()
     with tempfile.TemporaryDirectory() as tmp:
-        server = subprocess.Popen([sys.executable, "-m", "sim", "classroom", "--port", str(port), "--save-dir", tmp],
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        server, port, key = start_classroom(Path(tmp))
         try:
-            key = ""
-            while not key:
-                key = (re.findall(r"#key=(\S+)", server.stdout.readline()) or [""])[0]  # type: ignore[union-attr]
-            _wait(port)
             url = f"http://127.0.0.1:{port}/"
             teacher = chromium.new_context(viewport=VIEWPORT).new_page()
             teacher.goto(f"{url}teacher#key={key}")
@@ -81,13 +59,7 @@ def classroom(chromium, out: Path) -> None:  # type: ignore[no-untyped-def]
             students = (("Amina", "China"), ("Bo", "Russia"), ("Chen", "EU"), ("Dana", "US"), ("Emil", "China"))
             for name, power in students:
                 page = chromium.new_context(viewport=VIEWPORT).new_page()
-                page.goto(url)
-                page.get_by_label("Room code").fill(code)
-                page.get_by_label("Your name").fill(name)
-                page.get_by_role("button", name="Join").click()
-                page.get_by_label(power, exact=True).check()
-                page.get_by_role("button", name="Join").click()
-                page.locator("#you-title").wait_for()
+                join_room(page, url, code, name, power)
                 if name != "Emil":
                     page.get_by_role("button", name="Submit my allocation").click()
                     page.get_by_text("Submitted.").first.wait_for()
@@ -101,14 +73,10 @@ def classroom(chromium, out: Path) -> None:  # type: ignore[no-untyped-def]
 
 
 def main() -> int:
-    from playwright.sync_api import sync_playwright
-
     IMAGES.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+    with browser() as chromium:
         dashboard(chromium, IMAGES / "dashboard.png")
         classroom(chromium, IMAGES / "classroom-teacher.png")
-        chromium.close()
     print(f"wrote {IMAGES / 'dashboard.png'} and {IMAGES / 'classroom-teacher.png'}")
     return 0
 

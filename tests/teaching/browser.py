@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -89,3 +90,29 @@ def accessibility_violations(page: Any) -> list[dict[str, Any]]:
 def blocking(violations: list[dict[str, Any]]) -> list[str]:
     return [f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}" for v in violations
             if v["impact"] in BLOCKING]
+
+
+def start_classroom(save_dir: Path) -> tuple[subprocess.Popen, int, str]:
+    """``sim classroom`` on a free port: the process, the port and the teacher's key (once it listens)."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "classroom", "--port", str(port), "--save-dir",
+                             str(save_dir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    key = ""
+    for _ in range(20):
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        if "#key=" in line:
+            key = line.split("#key=")[1].split()[0]
+            break
+    wait_for_port(port, proc)
+    return proc, port, key
+
+
+def join_room(page: Any, url: str, code: str, name: str, power: str) -> None:
+    """A student joins a room as ``power`` and waits for their page."""
+    page.goto(url)
+    page.get_by_label("Room code").fill(code)
+    page.get_by_label("Your name").fill(name)
+    page.get_by_role("button", name="Join").click()
+    page.get_by_label(power, exact=True).check()
+    page.get_by_role("button", name="Join").click()
+    page.locator("#you-title").filter(has_text=power).wait_for()

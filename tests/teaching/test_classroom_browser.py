@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import pytest
 
@@ -13,41 +11,17 @@ from tests.teaching.browser import (
     accessibility_violations,
     blocking,
     browser,
-    free_port,
+    join_room,
     need_browser,
     only_local,
-    wait_for_port,
+    start_classroom,
 )
-
-
-def _start(tmp_path):
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "sim", "classroom", "--port", str(port), "--save-dir",
-                             str(tmp_path / "games")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    key = ""
-    for _ in range(20):
-        line = proc.stdout.readline()
-        if "#key=" in line:
-            key = line.split("#key=")[1].split()[0]
-            break
-    wait_for_port(port, proc)
-    return proc, port, key
-
-
-def _join(page, url, code, name, power):
-    page.goto(url)
-    page.get_by_label("Room code").fill(code)
-    page.get_by_label("Your name").fill(name)
-    page.get_by_role("button", name="Join").click()
-    page.get_by_label(power, exact=True).check()
-    page.get_by_role("button", name="Join").click()
-    page.locator("#you-title").filter(has_text=power).wait_for()
 
 
 @pytest.mark.slow
 def test_a_class_plays_two_turns(tmp_path):
     need_browser()
-    proc, port, key = _start(tmp_path)
+    proc, port, key = start_classroom(tmp_path / "games")
     url = f"http://127.0.0.1:{port}/"
     outside: list[str] = []
     problems: dict[str, list[str]] = {}
@@ -74,7 +48,7 @@ def test_a_class_plays_two_turns(tmp_path):
             students[0].get_by_text("no room with that code").wait_for()
 
             for page, name, power in zip(students, ("Amina", "Bo", "Cy"), ("China", "Russia", "China")):
-                _join(page, url, code, name, power)
+                join_room(page, url, code, name, power)
             teacher.get_by_text("0 of 3 students have submitted").wait_for()
             problems["student"] = blocking(accessibility_violations(students[0]))
 
