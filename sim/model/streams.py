@@ -63,13 +63,33 @@ def _step(stream):  # type: ignore[no-untyped-def]
 
 
 @compiled
-def _mixed(pool, source, target, hash_const):  # type: ignore[no-untyped-def]
-    """``pool[target] = mix(pool[target], hashmix(pool[source]))`` on a pool of four held as a tuple."""
-    mixed, hash_const = _hashmix(pool[source], hash_const)
+def _mixed_in(pool, word, target, hash_const):  # type: ignore[no-untyped-def]
+    """``pool[target] = mix(pool[target], hashmix(word))`` on a pool of four held as a tuple."""
+    mixed, hash_const = _hashmix(word, hash_const)
     value = _mix(pool[target], mixed)
     pool = (value if target == 0 else pool[0], value if target == 1 else pool[1], value if target == 2 else pool[2],
             value if target == 3 else pool[3])
     return pool, hash_const
+
+
+@compiled
+def _entropy_pool(value):  # type: ignore[no-untyped-def]
+    """SeedSequence's pool of four 32-bit words for an entropy ``value`` < 2**64, and the hash constant after it.
+
+    The value as 32-bit words (one, or two if it needs them) padded with zeros to four, each
+    hashed into the pool, then every word mixed into every other (``mix_entropy``).
+    """
+    h = _INIT_A
+    p0, h = _hashmix(value & _M32, h)
+    p1, h = _hashmix(value >> _U32, h)  # (a zero word hashes as the missing word would)
+    p2, h = _hashmix(np.uint64(0), h)
+    p3, h = _hashmix(np.uint64(0), h)
+    pool = (p0, p1, p2, p3)
+    for source in range(4):
+        for target in range(4):
+            if source != target:
+                pool, h = _mixed_in(pool, pool[source], target, h)
+    return pool, h
 
 
 @compiled
@@ -85,18 +105,7 @@ def _word(pool, i, hash_const):  # type: ignore[no-untyped-def]
 def seed_stream(seed, stream):  # type: ignore[no-untyped-def]
     """``stream`` as ``numpy.random.PCG64(seed)`` starts it: ``SeedSequence(seed).generate_state(4, uint64)``
     seeds ``pcg64_srandom_r``."""
-    value = np.uint64(seed)
-    high = value >> _U32  # the seed as 32-bit words: one, or two if it needs them
-    h = _INIT_A
-    p0, h = _hashmix(value & _M32, h)
-    p1, h = _hashmix(high, h)  # (a zero word hashes as the missing word would)
-    p2, h = _hashmix(np.uint64(0), h)
-    p3, h = _hashmix(np.uint64(0), h)
-    pool = (p0, p1, p2, p3)
-    for source in range(4):  # mix every word into every other
-        for target in range(4):
-            if source != target:
-                pool, h = _mixed(pool, source, target, h)
+    pool, _ = _entropy_pool(np.uint64(seed))
     h = _INIT_B  # eight 32-bit words, read as four little-endian uint64: state (high, low), sequence (high, low)
     d0, h = _word(pool, 0, h)
     d1, h = _word(pool, 1, h)
@@ -140,23 +149,11 @@ def spawned_seeds(root, out):  # type: ignore[no-untyped-def]
     ``generate_state(1, uint64)`` shifted right by one bit. For 0 <= root < 2**64 and
     n < 2**32 (:func:`sim.experiment.runner.replication_seeds` checks, and uses numpy otherwise).
     """
-    value = np.uint64(root)
+    root_pool, root_h = _entropy_pool(np.uint64(root))  # the same for every child: computed once
     for i in range(out.shape[0]):
-        h = _INIT_A
-        p0, h = _hashmix(value & _M32, h)
-        p1, h = _hashmix(value >> _U32, h)  # a zero high word hashes as the padding would
-        p2, h = _hashmix(np.uint64(0), h)
-        p3, h = _hashmix(np.uint64(0), h)
-        pool = (p0, p1, p2, p3)
-        for source in range(4):
-            for target in range(4):
-                if source != target:
-                    pool, h = _mixed(pool, source, target, h)
+        pool, h = root_pool, root_h
         for target in range(4):  # the spawn key's word, mixed into every word of the pool
-            mixed, h = _hashmix(np.uint64(i), h)
-            value_t = _mix(pool[target], mixed)
-            pool = (value_t if target == 0 else pool[0], value_t if target == 1 else pool[1],
-                    value_t if target == 2 else pool[2], value_t if target == 3 else pool[3])
+            pool, h = _mixed_in(pool, np.uint64(i), target, h)
         h = _INIT_B
         low, h = _word(pool, 0, h)
         high, h = _word(pool, 1, h)
