@@ -218,7 +218,7 @@ def encode_batch(scenario: Scenario, tasks: list[RunTask], computed: ComputedBat
         result.keep, world.powers, world.states, quarters, scenario.name, runs["replication"], runs["seed"],
         runs["run"], runs["point"], recorded_channels(scenario))
     table = encode_table(columns.to_arrow())
-    events = encode_events(engine.event_table(result, tasks, scenario.name))
+    events = encode_events(engine.event_table(result, runs["run"], runs["replication"], scenario.name))
     seconds = time.perf_counter() - computed.clock
     n = len(tasks)
     records = {**{name: values.tolist() for name, values in runs.items()}, "status": ["ok"] * n,

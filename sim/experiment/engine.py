@@ -264,8 +264,11 @@ class _Labels:
         return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array(list(self.codes), pa.string()))
 
 
-def event_table(result: BatchResult, runs: Sequence[Any], scenario_name: str):  # type: ignore[no-untyped-def]
+def event_table(result: BatchResult, run_ids: np.ndarray, replications: np.ndarray,  # type: ignore[no-untyped-def]
+                scenario_name: str):
     """The event log of every run of a batch, as the Mesa model would have logged it, in run order (Arrow).
+
+    ``run_ids`` and ``replications`` (N,) are the batch's runs' ids and replications, in its order.
 
     Per run and step: its design point's scheduled events (the replayed log), then its protests
     (by power and state), then its border clashes, as the model logs them; titles name the
@@ -298,8 +301,8 @@ def event_table(result: BatchResult, runs: Sequence[Any], scenario_name: str):  
                  result.clashes, result.world_of_step, protest_titles, clash_titles, quarters, random, run, step, codes)
     columns = {
         "scenario": labels.column(np.full(count, labels(scenario_name))),
-        "run": pa.array(np.array([t.run for t in runs], dtype=np.int64)[run]),
-        "replication": pa.array(np.array([t.replication for t in runs], dtype=np.int64)[run]),
+        "run": pa.array(np.asarray(run_ids, dtype=np.int64)[run]),
+        "replication": pa.array(np.asarray(replications, dtype=np.int64)[run]),
         "step": pa.array(step),
         **{name: labels.column(codes[i]) for i, name in enumerate(("quarter", "kind", "event", "title", "detail"))},
     }
