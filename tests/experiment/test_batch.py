@@ -311,3 +311,55 @@ def test_a_dead_worker_leaves_a_partial_resumable_experiment(tmp_path, monkeypat
     resumed = run_experiment(_scenario(tmp_path), results=tmp_path / "r", executor="serial", resume=True,
                              progress=False, engine="agents")
     assert resumed.status == "complete" and resumed.ok == 6
+
+
+@pytest.mark.slow
+def test_several_sim_runs_of_one_scenario_at_once_each_complete_and_latest_is_the_newest(tmp_path):
+    """Four `sim run` of the same scenario started together: four complete experiments with the same table
+    (chunked storage, either engine), distinct folders even when their ids fall in the same second, and
+    ``latest`` on the newest of them."""
+    scenario = _scenario(tmp_path, replications=20)  # 40 runs each
+    results = tmp_path / "r"
+    procs = [subprocess.Popen(_sim("run", str(scenario), "--results", str(results), "-q", "--engine", engine,
+                                   "-w", "2"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for engine in ("batched", "agents", "batched", "agents")]
+    for proc in procs:
+        _out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    folders = sorted(p for p in (results / "small").iterdir() if p.is_dir() and not p.is_symlink())
+    assert len(folders) == 4
+    for folder in folders:
+        store = ExperimentStore(folder)
+        assert store.manifest()["status"] == "complete" and len(store.finished()) == 40
+        _assert_same_table(folder / "influence.csv", folders[0] / "influence.csv")
+    newest = max(folders, key=lambda p: (p.name.split("-")[:2], int(p.name.split("-")[2]) if p.name.count("-") == 2
+                                         else 1))
+    assert (results / "small" / "latest").resolve() == newest.resolve()
+
+
+def test_an_older_experiment_finishing_last_leaves_latest_on_the_newer_one(tmp_path):
+    from sim.experiment.store import point_latest
+
+    root = tmp_path / "small"
+    for name, status in (("20261201-100000", "complete"), ("20261201-100005", "complete"),
+                         ("20261201-100009", "running")):
+        (root / name).mkdir(parents=True)
+        (root / name / "manifest.json").write_text(json.dumps({"status": status}))
+    point_latest(root, root / "20261201-100005")
+    point_latest(root, root / "20261201-100000")  # finishes later, started earlier
+    assert os.readlink(root / "latest") == "20261201-100005"
+    point_latest(root, root / "20261201-100009")  # a newer one, complete now
+    assert os.readlink(root / "latest") == "20261201-100009"
+    assert not list(root.glob(".latest.*"))  # no temporary link left behind
+
+
+def test_two_experiments_taking_the_same_id_get_separate_folders(tmp_path):
+    """What two `sim run` started in the same second do: the second folder takes a suffix, neither is shared."""
+    first = run_experiment(_scenario(tmp_path), results=tmp_path / "r", executor="serial", progress=False,
+                           experiment_id="20261201-100000")
+    second = run_experiment(_scenario(tmp_path), results=tmp_path / "r", executor="serial", progress=False,
+                            experiment_id="20261201-100000")
+    assert (first.folder.name, second.folder.name) == ("20261201-100000", "20261201-100000-2")
+    assert first.ok == second.ok == 6
+    assert os.readlink(tmp_path / "r" / "small" / "latest") == "20261201-100000-2"
+    _assert_same_table(second.folder / "influence.csv", first.folder / "influence.csv")
