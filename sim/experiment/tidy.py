@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from sim.model import mechanisms as mech
-from sim.model.jit import entry
+from sim.model.jit import compiled, entry
 
 COLUMNS = ("scenario", "replication", "seed", "step", "quarter", "power", "state", "channel", "influence", "share",
            "concentration", "dominant", "run", "point")
@@ -165,7 +165,8 @@ def _fill_columns(influence, composite, state_weights, keep, chosen, replication
     Per run and kept step: the values (P,S+1,C+1) with the region (:func:`mechanisms.weighted_mean`)
     and the composite, their shares and concentration across powers (the mechanisms), the leading
     power (the first largest, as ``numpy.argmax``); then one row per power, state and chosen
-    channel, in that order.
+    channel, in that order. The measures are written block by block; the labels, which repeat,
+    column by column afterwards (:func:`_fill_labels`): one stream of stores at a time.
     """
     N, K, P, S, C = influence.shape
     values = np.empty((P, S + 1, C + 1))
@@ -200,16 +201,34 @@ def _fill_columns(influence, composite, state_weights, keep, chosen, replication
                         share_out[row] = share[p, s, c]
                         concentration_out[row] = index[s, c]
                         dominant_out[row] = leader[s, c] == p
-                        replication_out[row] = replication[n]
-                        seed_out[row] = seed[n]
-                        step_out[row] = keep[k] + 1
-                        quarter_out[row] = keep[k]
-                        power_out[row] = p
-                        state_out[row] = s
-                        channel_out[row] = c
-                        run_out[row] = run[n]
-                        point_out[row] = point[n]
                         row += 1
+    _fill_labels(N, K, P, S + 1, keep, chosen, replication, seed, run, point, replication_out, seed_out, step_out,
+                 quarter_out, power_out, state_out, channel_out, run_out, point_out)
+
+
+@compiled
+def _fill_labels(N, K, P, S, keep, chosen, replication, seed, run, point, replication_out, seed_out, step_out,  # type: ignore[no-untyped-def]
+                 quarter_out, power_out, state_out, channel_out, run_out, point_out):
+    """The label columns of :func:`_fill_columns`: per run, step, power, state (S with the region) and channel."""
+    block = P * S * chosen.shape[0]  # the rows of one run and step
+    for i in range(block):  # power, state and channel: one block's pattern, then copies of it
+        power_out[i] = i // (S * chosen.shape[0])
+        state_out[i] = (i // chosen.shape[0]) % S
+        channel_out[i] = chosen[i % chosen.shape[0]]
+    for j in range(block, N * K * block):
+        power_out[j] = power_out[j - block]
+        state_out[j] = state_out[j - block]
+        channel_out[j] = channel_out[j - block]
+    for n in range(N):
+        lo, hi = n * K * block, (n + 1) * K * block
+        replication_out[lo:hi] = replication[n]
+        seed_out[lo:hi] = seed[n]
+        run_out[lo:hi] = run[n]
+        point_out[lo:hi] = point[n]
+        for k in range(K):
+            first = lo + k * block
+            step_out[first:first + block] = keep[k] + 1
+            quarter_out[first:first + block] = keep[k]
 
 
 def tidy_table(*args, **kwargs) -> pd.DataFrame:  # type: ignore[no-untyped-def]
