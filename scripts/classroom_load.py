@@ -139,6 +139,7 @@ def teacher(port: int, key: str, students: int, turns: int, out: dict, seen: dic
         while time.time() < deadline and len(seen.get(turn + 1, [])) < students:
             time.sleep(0.02)
         out["reach"].append(max(seen.get(turn + 1, [sent])) - sent)
+        out["reached"].append(len(seen.get(turn + 1, [])))
 
 
 def run_load(students: int = 30, turns: int = 3, rooms: int = 1, poll: float = 1.0, quarters: int = 1) -> dict:
@@ -166,13 +167,15 @@ def run_load(students: int = 30, turns: int = 3, rooms: int = 1, poll: float = 1
         "poll_p50": statistics.median(polls), "poll_p95": polls[int(0.95 * (len(polls) - 1))], "poll_max": polls[-1],
         "submit_max": max(out["submits"]) if out["submits"] else float("nan"),
         "advance_mean": statistics.mean(out["advance"]), "advance_max": max(out["advance"]),
-        "reach_max": max(out["reach"]), "memory_start_mb": memory_start, "memory_end_mb": memory_end,
+        "reach_max": max(out["reach"]), "reached": out["reached"], "memory_start_mb": memory_start,
+        "memory_end_mb": memory_end,
         "errors": out["errors"],
     }
 
 
 def _one_room(port: int, key: str, students: int, turns: int, poll: float, quarters: int = 1) -> dict:
-    out: dict = {"polls": [], "submits": [], "advance": [], "reach": [], "errors": [], "ready": threading.Event()}
+    out: dict = {"polls": [], "submits": [], "advance": [], "reach": [], "reached": [], "errors": [],
+                 "ready": threading.Event()}
     seen: dict[int, list[float]] = {}
     boss = threading.Thread(target=teacher, args=(port, key, students, turns, out, seen, quarters))
     boss.start()
