@@ -178,13 +178,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _say_if_compiling() -> None:
-    """The model's compiled code is built on its first use on a machine (half a minute or so): say so."""
+    """The compiled code is built on its first use on a machine (half a minute to a minute and a half): say so."""
     from sim.model import step
     from sim.model.jit import is_cached
 
     if not is_cached(step.run_batch, step.model_perceive):
-        print("first use of this version of the model on this machine: compiling it (about half a minute, "
-              "once; later runs start at once)", file=sys.stderr, flush=True)
+        print("first use of this version of the model on this machine: compiling it (half a minute to a "
+              "minute and a half, once; later runs start at once)", file=sys.stderr, flush=True)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
