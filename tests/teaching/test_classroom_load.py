@@ -24,5 +24,4 @@ def test_thirty_students_in_one_room():
     spec.loader.exec_module(load)
     figures = load.run_load(students=30, turns=2)
     assert not figures["errors"], figures["errors"][:5]
-    assert figures["requests"] > 30 * 3, figures  # every student joined, polled and submitted
     assert figures["reached"] == [30, 30], figures  # both turns ran and every student saw each new turn
