@@ -154,8 +154,11 @@ class BatchResult:
 
     stocks: np.ndarray  # (N, K, P, S, C) at the kept steps
     composite: np.ndarray  # (N, K, P, S)
+    rest: np.ndarray  # (N, K, S, C) the rest of the world's stocks at the kept steps
     protests: np.ndarray  # (N, T, P, S) bool
     clashes: np.ndarray  # (N, T, B) bool
+    delivered: np.ndarray  # (N, T, Q, S) arms delivered each step, by supplier (powers, then the rest)
+    arms_choice: np.ndarray  # (N, T, Q, S) where each state ordered new arms each step
     keep: np.ndarray  # (K,) the kept steps, 0-based
     points: list[int]  # design point of each local point index
     point_of_run: np.ndarray  # (N,) local point index
@@ -206,24 +209,31 @@ def run_batch(scenario: Scenario, runs: Sequence[Any], keep: np.ndarray, cache: 
     first_world = plan.world[:, 0].copy()
     for d, rep in enumerate(replays):  # the spin-up runs on the world before any event
         first_world[d] = plan.world[d, 0] - rep.world_of_step[0]
-    stocks0, level0, tension0 = np.zeros((D, P, S, C)), np.zeros((D, P, S, C)), np.zeros((D, S))
+    stocks0, level0, tension0, rest0 = np.zeros((D, P, S, C)), np.zeros((D, P, S, C)), np.zeros((D, S)), np.zeros((D, S, C))
     spin = np.array([r.spinup_quarters for r in replays], dtype=np.int64)
-    phases.spin_up_points(table, first_world, plan.step_quarters, spin, scenario.start, stocks0, level0, tension0)
+    phases.spin_up_points(table, first_world, plan.step_quarters, spin, scenario.start, stocks0, level0, tension0,
+                          rest0)
+    Q, L = P + 1, table.arms_kernel.shape[1]
 
     N, K = len(runs), len(keep)
     point_of_run = np.array([local[r.point] for r in runs], dtype=np.int64)
     seed_of_run = np.array([r.seed for r in runs], dtype=np.int64)
     slot = np.full(T, -1, dtype=np.int64)
     slot[keep] = np.arange(K)
-    out = BatchResult(np.empty((N, K, P, S, C)), np.empty((N, K, P, S)), np.zeros((N, T, P, S), dtype=np.bool_),
-                      np.zeros((N, T, B), dtype=np.bool_), np.asarray(keep), points, point_of_run, replays, worlds,
-                      plan.world)
-    args = (table, plan, point_of_run, seed_of_run, stocks0, level0, tension0, slot, out.stocks, out.composite,
-            out.protests, out.clashes)
+    out = BatchResult(np.empty((N, K, P, S, C)), np.empty((N, K, P, S)), np.empty((N, K, S, C)),
+                      np.zeros((N, T, P, S), dtype=np.bool_), np.zeros((N, T, B), dtype=np.bool_),
+                      np.empty((N, T, Q, S)), np.empty((N, T, Q, S)), np.asarray(keep), points, point_of_run, replays,
+                      worlds, plan.world)
+    args = (table, plan, point_of_run, seed_of_run, stocks0, level0, tension0, rest0, slot, out.stocks,
+            out.composite, out.rest, out.protests, out.clashes, out.delivered, out.arms_choice)
+
+    def run_state():  # type: ignore[no-untyped-def]  # a thread's workspace and run state, reused run after run
+        return (phases.workspace(P, S, C, B), np.empty((P, S, C)), np.empty((P, S, C)), np.empty(S), np.empty((S, C)),
+                np.empty((Q, S)), np.empty((Q, S, L)))
+
     threads = max(1, min(threads or 1, N))
     if threads == 1:
-        phases.run_batch(*args, 0, N, phases.workspace(P, S, C, B), np.empty((P, S, C)), np.empty((P, S, C)),
-                         np.empty(S))
+        phases.run_batch(*args, 0, N, *run_state())
         return out
     # the compiled loop releases the GIL: threads take blocks of runs until none is left, so a thread slowed by
     # other work on its core leaves the rest to the others instead of holding up the chunk
@@ -234,7 +244,7 @@ def run_batch(scenario: Scenario, runs: Sequence[Any], keep: np.ndarray, cache: 
     blocks, lock = iter(range(0, N, size)), threading.Lock()
 
     def part(_: int) -> None:  # one thread: its own workspace and run state, reused block after block
-        own = (phases.workspace(P, S, C, B), np.empty((P, S, C)), np.empty((P, S, C)), np.empty(S))
+        own = run_state()
         while True:
             with lock:
                 lo = next(blocks, None)

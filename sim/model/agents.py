@@ -3,8 +3,10 @@
 State is kept in the model's arrays (so the compiled mechanisms run on whole arrays); each
 agent is the named handle on its row or column of those arrays. A Power makes its own
 allocation decision each quarter (the compiled :func:`sim.model.step.power_allocation`, the
-same function the batched engine calls); States' uptake is computed for all states at once by
-the model's submodels (demand, receptivity, the contest for demand), see docs/odd.md.
+same function the batched engine calls); each State makes its own choices (the compiled
+:func:`sim.model.step.state_choice`): how far it opens each channel to each power and where it
+orders arms. Uptake itself (the contest for each state's demand) is computed for all states at
+once by the model's submodels, see docs/odd.md.
 
 Agents read the model through :class:`ModelView`, the few attributes they need, so this
 module does not import the model (which imports the agents).
@@ -34,6 +36,13 @@ class ModelView(Protocol):
     budget: np.ndarray  # (P,C) this step's budgets per quarter, trends applied
     allocation: np.ndarray  # (P,S,C)
     threat: np.ndarray  # (S,)
+    rest: np.ndarray  # (S,C) the rest of the world's stocks
+    discount: np.ndarray  # (P,S) the balancing discount
+    equipment: np.ndarray  # (Q,S) arms in service by supplier
+    pipeline: np.ndarray  # (Q,S,L) arms on order, by quarter due
+    openness: np.ndarray  # (P,S,C) the states' choices
+    arms_choice: np.ndarray  # (Q,S)
+    orders: np.ndarray  # (S,)
     step_quarters: int
     actions: ActionQueue
 
@@ -90,6 +99,22 @@ class State(Actor):
     def influence(self) -> np.ndarray:
         """Stocks of every power in this state, (P, C)."""
         return self.model.stocks[:, self.index]
+
+    def choose(self) -> None:
+        """Decide how far to open each channel to each power, and where and how much new arms to order.
+
+        Balancing on the composite, hedging channel by channel against dependence on one provider,
+        and the risk of sanctions set the openness; legacy equipment, security ties, the suppliers'
+        appeal, hedging and sanctions risk set where new arms are ordered; the gap between the
+        equipment wanted and what is held or on order sets how much. Writes this state's column of
+        ``model.openness``, ``model.arms_choice`` and ``model.orders``.
+        """
+        model, s = self.model, self.index
+        openness, choice, orders = phases.model_state_choice(model.world.table, 0, s, model.stocks, model.rest,
+                                                             model.equipment, model.pipeline, model.discount)
+        model.openness[:, s, :] = openness
+        model.arms_choice[:, s] = choice
+        model.orders[s] = orders
 
     @property
     def threat(self) -> float:

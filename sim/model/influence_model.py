@@ -7,12 +7,16 @@ Each step is one quarter by default. In each step, in this order:
 2. perception: each state's threat and finite demand per channel, its receptivity to each
    power, the balancing discount; powers see openings (unmet demand, rivals in retreat) and
    rivals' leads, and this step's budgets follow their trends;
-3. each power allocates its budgets across states and channels (``Power.allocate``);
-4. states take up what they receive: ties lapse, and the powers' offers contest the room
-   left in each state's demand (what one provider holds leaves less room for the others);
-5. random events are drawn from the model's generator: protests against a resented power,
+3. each state chooses (``State.choose``): how far it opens each channel to each power
+   (balancing, hedging against dependence, sanctions risk), where it orders new arms
+   (legacy equipment, security ties, appeal, hedging, sanctions) and how much;
+4. each power allocates its budgets across states and channels (``Power.allocate``);
+5. states take up what they receive: arms ordered earlier arrive, new orders are placed, and
+   the offers of the powers and of the rest of the world contest the room left in each
+   state's demand (what one provider holds leaves less room for the others);
+6. random events are drawn from the model's generator: protests against a resented power,
    border clashes that raise security demand;
-6. the state of the world is recorded into preallocated arrays.
+7. the state of the world is recorded into preallocated arrays.
 
 The arithmetic of each phase is compiled (:mod:`sim.model.step`, which calls the mechanisms of
 :mod:`sim.model.mechanisms`); the batched engine (:mod:`sim.experiment.engine`) runs the same
@@ -38,8 +42,9 @@ from sim.model.world import World, build_world
 DEFAULT_START = "2019Q1"
 DEFAULT_STEPS = 48
 
-#: What a spun-up start holds: influence stocks, border tension, remembered stock levels.
-InitialState = tuple[np.ndarray, np.ndarray, np.ndarray]
+#: What a spun-up start holds: influence stocks, border tension, remembered stock levels, the rest of the
+#: world's stocks. (The arms market starts from the data: equipment in service and the order book.)
+InitialState = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 class InfluenceModel(mesa.Model):
@@ -51,7 +56,7 @@ class InfluenceModel(mesa.Model):
         start: first quarter, e.g. ``"2019Q1"``.
         steps: number of steps the recorder preallocates (it grows if run longer).
         rng: seed or generator; the same seed gives identical results.
-        initial_state: (stocks, tension, level) after the spin-up, from :meth:`initial_state`
+        initial_state: (stocks, tension, level, rest) after the spin-up, from :meth:`initial_state`
             of a model with the same parameters; skips the spin-up (it draws no random
             numbers, so reusing it across replications changes nothing but the time taken).
     """
@@ -83,19 +88,27 @@ class InfluenceModel(mesa.Model):
         self.states = self.agents_by_type[State]
 
         self.allocation = np.zeros((P, S, C))
+        self.openness, self.arms_choice, self.orders = np.ones((P, S, C)), np.zeros((P + 1, S)), np.zeros(S)
         if initial_state is None:
             self.stocks, self.tension, self.level = np.zeros((P, S, C)), np.zeros(S), np.zeros((P, S, C))
+            self.rest = np.zeros((S, C))
             self._spin_up()
         else:
-            self.stocks, self.tension, self.level = (np.array(a, dtype=float) for a in initial_state)
-            if self.stocks.shape != (P, S, C) or self.tension.shape != (S,) or self.level.shape != (P, S, C):
+            self.stocks, self.tension, self.level, self.rest = (np.array(a, dtype=float) for a in initial_state)
+            if (self.stocks.shape != (P, S, C) or self.tension.shape != (S,) or self.level.shape != (P, S, C)
+                    or self.rest.shape != (S, C)):
                 raise ValueError("initial_state does not match the actors of these parameters")
+        self.equipment, self.pipeline = phases.model_start_arms(self.world.table, 0)
+        self.delivered = np.zeros((P + 1, S))
         self._perceive(self.start_quarter)
 
         self.influence_history = np.zeros((steps, P, S, C))
         self.composite_history = np.zeros((steps, P, S))
         self.threat_history = np.zeros((steps, S))
         self.demand_history = np.zeros((steps, S, C))
+        self.rest_history = np.zeros((steps, S, C))  # the rest of the world's stocks
+        self.delivered_history = np.zeros((steps, P + 1, S))  # arms delivered per step, by supplier (SIPRI TIV m)
+        self.arms_choice_history = np.zeros((steps, P + 1, S))  # where new arms were ordered
 
     # -- the clock -------------------------------------------------------------------------
     @property
@@ -112,9 +125,10 @@ class InfluenceModel(mesa.Model):
         first = self.start_quarter + (self.steps - 1) * self.step_quarters  # Mesa counted this step already
         self._fire_events(first, first + self.step_quarters)
         self._perceive(first)
+        self.states.do("choose")
         self.powers.do("allocate")
         self.actions.purge()
-        self._absorb()
+        self._absorb(ordering=first >= self.world.first_order)
         self._random_events(first)
         self._record()
 
@@ -127,13 +141,18 @@ class InfluenceModel(mesa.Model):
         """States' threat and demand; balancing; openings, rivals' reactions, budgets (:func:`step.perceive`)."""
         (self.threat, self.demand, self.composite, self.composite_share, self.discount, self.opening,
          self.reaction_boost, self.budget) = phases.model_perceive(self.world.table, 0, self.stocks, self.level,
-                                                                   self.tension, quarter)
+                                                                   self.tension, self.rest, quarter)
 
-    def _absorb(self) -> None:
-        """States take up what arrived: ties lapse and offers contest the room left (:func:`step.absorb`)."""
-        self.stocks, self.level, self.tension = phases.model_absorb(
-            self.world.table, 0, self.step_quarters, self.allocation, self.discount, self.demand, self.stocks,
-            self.level, self.tension)
+    def _absorb(self, ordering: bool) -> None:
+        """States take up what arrived: arms arrive and are ordered, ties lapse, offers contest the room left.
+
+        :func:`step.absorb`; ``ordering`` says whether states place new arms orders this step (the
+        order book of ``model.arms.order_book_year`` covers the years before).
+        """
+        (self.stocks, self.level, self.tension, self.rest, self.equipment, self.pipeline,
+         self.delivered) = phases.model_absorb(
+            self.world.table, 0, self.step_quarters, self.allocation, self.openness, self.arms_choice, self.orders,
+            ordering, self.demand, self.stocks, self.level, self.tension, self.rest, self.equipment, self.pipeline)
 
     def _random_events(self, quarter: int) -> None:
         """Protests and border clashes, drawn from the model's own generator.
@@ -159,28 +178,39 @@ class InfluenceModel(mesa.Model):
         self.composite_history[t] = mech.composite(self.stocks, self.world.table.channel_weights[0])
         self.threat_history[t] = self.threat
         self.demand_history[t] = self.demand
+        self.rest_history[t] = self.rest
+        self.delivered_history[t] = self.delivered
+        self.arms_choice_history[t] = self.arms_choice
 
     def _grow_records(self) -> None:
         n = max(1, len(self.influence_history))
-        for name in ("influence_history", "composite_history", "threat_history", "demand_history"):
+        for name in ("influence_history", "composite_history", "threat_history", "demand_history", "rest_history",
+                     "delivered_history", "arms_choice_history"):
             history = getattr(self, name)
             setattr(self, name, np.concatenate([history, np.zeros_like(history[:n])]))
 
     # -- initialisation ----------------------------------------------------------------
     def initial_state(self) -> InitialState:
-        """Copies of (stocks, tension, level) as they stand; after construction, the spun-up start."""
-        return self.stocks.copy(), self.tension.copy(), self.level.copy()
+        """Copies of (stocks, tension, level, rest) as they stand; after construction, the spun-up start."""
+        return self.stocks.copy(), self.tension.copy(), self.level.copy(), self.rest.copy()
 
     def _spin_up(self) -> None:
         """Run the start-year budgets from empty stocks so the start follows from the parameters.
 
         No events and no random draws: the spin-up is deterministic and leaves the model's
-        generator untouched. Budgets stand at their start-of-period level (no trend).
+        generator untouched. Budgets stand at their start-of-period level (no trend). The arms
+        market runs from the data's equipment with an empty pipeline, ordering every step, so the
+        security ties that deliveries build are in the start; the start then takes the equipment
+        and the order book from the data again.
         """
+        table = self.world.table
+        self.equipment = table.arms_held0[0].copy()
+        self.pipeline = np.zeros(self.equipment.shape + table.arms_kernel[0].shape)
         for _ in range(self.world.spinup_quarters // self.step_quarters):
             self._perceive(self.start_quarter)
+            self.states.do("choose")
             self.powers.do("allocate")
-            self._absorb()
+            self._absorb(ordering=True)
 
     # -- events ------------------------------------------------------------------------------
     @property

@@ -148,11 +148,12 @@ def recent_level(level: Array, stocks: Array, memory: float, out: Array | None =
 @compiled
 def openings(
     stocks: Array, level: Array, demand: Array, unmet_weight: float, retreat_weight: float, saturation_weight: float,
-    out: Array | None = None,
+    out: Array | None = None, rest: Array | None = None,
 ) -> Array:
     """Where a power sees an opening, as a multiplier on its allocation: ``O[p,s,c] >= 0``.
 
-    ``U[s,c] = max(0, D - sum_q X[q,s,c])``                  (unmet demand)
+    ``U[s,c] = max(0, D - sum_q X[q,s,c] - Xo[s,c])``        (unmet demand; ``Xo`` what the rest of
+                                                              the world holds, 0 if ``rest`` is None)
     ``G[p,s,c] = sum_{q != p} max(0, L[q,s,c] - X[q,s,c])``  (rivals' retreat from their
                                                               remembered level)
     ``O = max(0, 1 + (ku U + kr G - ks X[p,s,c]) / D)``
@@ -170,6 +171,8 @@ def openings(
                 held += stocks[p, s, c]
                 out[p, s, c] = max(0.0, level[p, s, c] - stocks[p, s, c])  # p's retreat, until replaced by O
                 retreat_total += out[p, s, c]
+            if rest is not None:
+                held += rest[s, c]
             unmet = max(0.0, demand[s, c] - held)
             scale = max(demand[s, c], 1e-9)
             for p in range(P):
@@ -373,48 +376,54 @@ def effective_decay(decay: Array, debt_share: Array, stickiness: Array) -> Array
 
 
 @compiled
-def effective_offer(allocation: Array, absorptive_size: Array, receptivity: Array, discount: Array,
+def effective_offer(allocation: Array, absorptive_size: Array, receptivity: Array, openness: Array,
                     out: Array | None = None) -> Array:
-    """What each power's sending is worth to the state: ``e = a[p,s,c] / size[s,c] * R[p,s,c] * D[p,s]``.
+    """What each power's sending is worth to the state: ``e = a[p,s,c] / size[s,c] * R[p,s,c] * open[p,s,c]``.
 
     Relative to the state's own totals (aid to GDP, troops and personnel to its armed forces:
     the FBIC index's lesson that influence is relative to the target), filtered by
-    receptivity and by multi-vector balancing. Shapes: allocation, receptivity (P,S,C);
-    absorptive_size (S,C); discount (P,S) -> (P,S,C).
+    receptivity and by how far the state opens the channel to the power this step (its
+    choice, :func:`state_openness`). Shapes: allocation, receptivity, openness (P,S,C);
+    absorptive_size (S,C) -> (P,S,C).
     """
     P, S, C = allocation.shape
     out = given_or_new(out, (P, S, C))
     for p in range(P):
         for s in range(S):
             for c in range(C):
-                out[p, s, c] = allocation[p, s, c] / absorptive_size[s, c] * receptivity[p, s, c] * discount[p, s]
+                out[p, s, c] = allocation[p, s, c] / absorptive_size[s, c] * receptivity[p, s, c] * openness[p, s, c]
     return out
 
 
 @compiled
 def contest_update(
     stocks: Array, offer: Array, demand: Array, growth: Array, half_saturation: Array, decay: Array,
-    decisiveness: float, out: Array | None = None,
+    decisiveness: float, out: Array | None = None, rest_offer: Array | None = None, rest: Array | None = None,
+    rest_decay: Array | None = None, rest_out: Array | None = None,
 ) -> Array:
     """One quarter of competition for a state's finite demand: decay, then a contest for the room left.
 
     ``Xd = (1 - delta) X``                                       (ties lapse)
-    ``U[s,c] = D[s,c] - sum_p Xd[p,s,c]``                         (room left in the demand)
-    ``F[s,c] = 1 - exp(-sum_p e[p,s,c] / h[c])``                  (how much of it all offers
+    ``U[s,c] = D[s,c] - sum_p Xd[p,s,c] - Xod[s,c]``              (room left in the demand)
+    ``F[s,c] = 1 - exp(-(sum_p e[p,s,c] + eo[s,c]) / h[c])``      (how much of it all offers
                                                                    together can fill: saturating)
-    ``X' = Xd + g[c] U F e**r / sum_q e_q**r``      where U > 0     (a Tullock contest: providers
+    ``X' = Xd + g[c] U F e**r / (sum_q e_q**r + eo**r)``  where U > 0  (a Tullock contest: providers
                                                                    win the room in proportion to
                                                                    their offers to the power r)
-    ``X' = Xd + g[c] U Xd / sum_q Xd``              where U < 0     (demand fell below what is
+    ``X' = Xd + g[c] U Xd / (sum_q Xd + Xod)``           where U < 0  (demand fell below what is
                                                                    held: everyone sheds in
                                                                    proportion to holdings)
 
     What one provider holds leaves less room for the others; when a provider recedes, its
-    lapsed ties reopen room that the others win in proportion to their offers. The stocks of
-    a state and channel stay below its demand ``D < 1``; a stock is the share of that demand a
-    power fills (compare: the FBIC index's dependence, a supplier's share of a state's
-    imports). Shapes: stocks, offer, decay (P,S,C); demand (S,C); growth, half_saturation (C,).
-    ``out`` must be none of the inputs.
+    lapsed ties reopen room that the others win in proportion to their offers. The rest of the
+    world (Turkiye, Israel, the Gulf, South Korea, ...: suppliers outside the modelled powers)
+    is one more provider with offer ``eo[s,c]`` (``rest_offer``) and stock ``Xo[s,c]``
+    (``rest``, decaying at ``rest_decay[c]``), written to ``rest_out``; without them the
+    contest is among the powers alone. The stocks of a state and
+    channel stay below its demand ``D < 1``; a stock is the share of that demand a provider fills
+    (compare: the FBIC index's dependence, a supplier's share of a state's imports). Shapes:
+    stocks, offer, decay (P,S,C); demand, rest_offer, rest, rest_out (S,C); growth,
+    half_saturation, rest_decay (C,). ``out`` and ``rest_out`` must be none of the inputs.
     """
     P, S, C = stocks.shape
     out = given_or_new(out, (P, S, C))
@@ -424,24 +433,41 @@ def contest_update(
             for p in range(P):
                 held_total += stocks[p, s, c] * (1.0 - decay[p, s, c])
                 total_offer += offer[p, s, c]
+            rest_held, rest_bid = 0.0, 0.0
+            if rest is not None and rest_offer is not None and rest_decay is not None:
+                rest_held = rest[s, c] * (1.0 - rest_decay[c])
+                rest_bid = rest_offer[s, c]
+                held_total += rest_held
+                total_offer += rest_bid
             room = demand[s, c] - held_total
             if room > 0:  # the contest; e**r (as exp(r log e)) only here, where it decides something
-                weight_total = 0.0
-                for p in range(P):
-                    bid = offer[p, s, c]
-                    out[p, s, c] = np.exp(decisiveness * np.log(bid)) if decisiveness != 1.0 and bid > 0 else bid
-                    weight_total += out[p, s, c]
                 fill = 1.0 - np.exp(-total_offer / half_saturation[c])
+                weight_total = contest_weight(rest_bid, decisiveness)
+                rest_weight = weight_total
+                for p in range(P):
+                    out[p, s, c] = contest_weight(offer[p, s, c], decisiveness)
+                    weight_total += out[p, s, c]
                 for p in range(P):
                     held = stocks[p, s, c] * (1.0 - decay[p, s, c])
                     gain = room * fill * (out[p, s, c] / weight_total if weight_total > 0 else 0.0)
                     out[p, s, c] = held + growth[c] * gain
+                if rest_out is not None:
+                    rest_gain = room * fill * (rest_weight / weight_total if weight_total > 0 else 0.0)
+                    rest_out[s, c] = rest_held + growth[c] * rest_gain
             else:  # shedding in proportion to holdings
                 for p in range(P):
                     held = stocks[p, s, c] * (1.0 - decay[p, s, c])
                     gain = room * (held / held_total if held_total > 0 else 0.0)
                     out[p, s, c] = held + growth[c] * gain
+                if rest_out is not None:
+                    rest_out[s, c] = rest_held + growth[c] * room * (rest_held / held_total if held_total > 0 else 0.0)
     return out
+
+
+@compiled
+def contest_weight(bid: float, decisiveness: float) -> float:
+    """A bid's weight in the contest, ``e**r`` (as ``exp(r log e)``; ``e`` itself when ``r = 1``)."""
+    return np.exp(decisiveness * np.log(bid)) if decisiveness != 1.0 and bid > 0 else bid
 
 
 @compiled
@@ -582,3 +608,147 @@ def threat_level(afghan_exposure: Array, afghan_instability: float, tension: Arr
     for s in range(tension.shape[0]):
         out[s] = afghan_instability * afghan_exposure[s] + tension[s]
     return out
+
+
+# -- the states' choices (v3): how far each state opens each channel to each power ----------------
+@compiled
+def state_openness(s: int, discount: Array, stocks: Array, rest: Array, hedging: Array, hedging_threshold: float,
+                   sanctions: Array, sanction_weight: Array, out: Array) -> Array:
+    """State ``s`` decides how far it opens each channel to each power this step: ``out[:, s, :]`` in [0, 1].
+
+    ``open[p,s,c] = D[p,s]``                                          (multi-vector balancing on the
+                                                                       composite: :func:`balancing_discount`)
+    ``  * (1 - h[c] * clip((x[p,s,c] - theta) / (1 - theta), 0, 1))``  (hedging channel by channel against
+                                                                       dependence on one provider)
+    ``  * (1 - sw[c] * sanc[p])``                                      (the risk of sanctions for dealing
+                                                                       with the power, by channel)
+
+    ``x[p,s,c] = X[p,s,c] / (sum_q X[q,s,c] + Xo[s,c])`` is the power's share of the state's
+    outside ties in the channel, the rest of the world's stock ``Xo`` included. The state's
+    choice multiplies what each power's offer is worth (:func:`effective_offer`). Shapes:
+    discount (P,S); stocks (P,S,C); rest (S,C); hedging, sanction_weight (C,); sanctions (P,).
+    """
+    P, _, C = stocks.shape
+    scale = max(1.0 - hedging_threshold, 1e-9)
+    for c in range(C):
+        total = rest[s, c]
+        for p in range(P):
+            total += stocks[p, s, c]
+        for p in range(P):
+            held = stocks[p, s, c] / total if total > 0 else 0.0
+            excess = min(max((held - hedging_threshold) / scale, 0.0), 1.0)
+            out[p, s, c] = discount[p, s] * (1.0 - hedging[c] * excess) * (1.0 - sanction_weight[c] * sanctions[p])
+    return out
+
+
+@compiled
+def arms_choice(s: int, held: Array, ties: Array, appeal: Array, legacy_weight: float, ties_weight: float,
+                hedging_weight: float, sanctions: Array, sanction_weight: float, out: Array) -> Array:
+    """Where state ``s`` orders its new major arms: shares over the suppliers (powers, then the rest of the world).
+
+    A multinomial logit over suppliers ``q`` with ``appeal[q,s] > 0`` (a supplier with no appeal is
+    not asked):
+
+    ``u[q] = log(appeal[q,s]) + bl L[q] - bh L[q]**2 + bt T[q] - bs sanc[q]``
+    ``pi[q] = exp(u[q]) / sum_q' exp(u[q'])``
+
+    ``L[q]`` is the supplier's share of the equipment the state holds (``held``: legacy
+    equipment needs the incumbent's spares, training and upgrades), ``T[q]`` its share of the
+    state's security ties (``ties``: presence and training), ``sanc[q]`` the risk of sanctions
+    for buying from it (for example US secondary sanctions on Russian arms). The quadratic term
+    is hedging: dependence on one supplier past a point is itself a cost. Shapes: held, ties,
+    appeal (Q,S) with ``Q = P + 1``; sanctions (Q,); writes ``out[:, s]``.
+    """
+    Q = held.shape[0]
+    held_total, ties_total = 0.0, 0.0
+    for q in range(Q):
+        held_total += held[q, s]
+        ties_total += ties[q, s]
+    top = -np.inf
+    for q in range(Q):
+        if appeal[q, s] <= 0:
+            out[q, s] = -np.inf
+            continue
+        legacy = held[q, s] / held_total if held_total > 0 else 0.0
+        tied = ties[q, s] / ties_total if ties_total > 0 else 0.0
+        out[q, s] = (np.log(appeal[q, s]) + legacy_weight * legacy - hedging_weight * legacy * legacy
+                     + ties_weight * tied - sanction_weight * sanctions[q])
+        top = max(top, out[q, s])
+    total = 0.0
+    for q in range(Q):
+        out[q, s] = np.exp(out[q, s] - top) if out[q, s] > -np.inf else 0.0
+        total += out[q, s]
+    for q in range(Q):
+        out[q, s] = out[q, s] / total if total > 0 else 0.0
+    return out
+
+
+@compiled
+def arms_orders(s: int, held: Array, pipeline: Array, target: Array, adjustment: float) -> float:
+    """How much major arms state ``s`` orders per quarter (SIPRI TIV), from the gap to the equipment it wants.
+
+    ``o[s] = k * max(0, K[s] - sum_q held[q,s] - sum_q,l pipe[q,s,l])``
+
+    A stock-adjustment rule: the state wants ``K[s]`` of equipment held or on order, and closes
+    a fraction ``k`` of the gap each quarter; what is already on order counts, so a full order
+    book means few new orders. Shapes: held (Q,S); pipeline (Q,S,L); target (S,).
+    """
+    have = 0.0
+    for q in range(held.shape[0]):
+        have += held[q, s]
+        for lag in range(pipeline.shape[2]):
+            have += pipeline[q, s, lag]
+    return adjustment * max(0.0, target[s] - have)
+
+
+@compiled
+def place_orders(pipeline: Array, s: int, amount: float, choice: Array, kernel: Array) -> None:
+    """New orders of state ``s`` enter the pipeline: ``pipe[q,s,l] += amount * pi[q,s] * k[l]``, in place.
+
+    ``k[l]`` is the share of an order delivered ``l + 1`` quarters after it is placed
+    (:func:`delivery_kernel`). Shapes: pipeline (Q,S,L); choice (Q,S); kernel (L,).
+    """
+    if amount <= 0:
+        return
+    for q in range(pipeline.shape[0]):
+        ordered = amount * choice[q, s]
+        if ordered > 0:
+            for lag in range(pipeline.shape[2]):
+                pipeline[q, s, lag] += ordered * kernel[lag]
+
+
+@compiled
+def deliver(pipeline: Array, quarters: int, delivered: Array) -> Array:
+    """What arrives in the next ``quarters`` quarters: ``delivered[q,s] = sum_{l < n} pipe[q,s,l]``; the pipeline
+    moves on by ``n`` quarters, in place. Shapes: pipeline (Q,S,L) -> delivered (Q,S)."""
+    Q, S, L = pipeline.shape
+    for q in range(Q):
+        for s in range(S):
+            arrived = 0.0
+            for lag in range(min(quarters, L)):
+                arrived += pipeline[q, s, lag]
+            delivered[q, s] = arrived
+            for lag in range(L):
+                pipeline[q, s, lag] = pipeline[q, s, lag + quarters] if lag + quarters < L else 0.0
+    return delivered
+
+
+@compiled
+def equipment_update(held: Array, delivered: Array, retirement: float) -> Array:
+    """Equipment in service: ``H' = (1 - rho) H + delivered`` (``rho`` per step: retirement). In place; (Q,S)."""
+    flat_held, flat_new = held.flat, delivered.flat
+    for i in range(held.size):
+        flat_held[i] = (1.0 - retirement) * flat_held[i] + flat_new[i]
+    return held
+
+
+def delivery_kernel(mean_lag_years: float, horizon_quarters: int) -> Array:
+    """Shares of an order delivered 1, 2, ... quarters after it is placed: geometric with the given mean.
+
+    ``k[l] = h (1 - h)**l / sum``, ``h = 1 / (4 m)``, truncated at the horizon and renormalised.
+    The geometric shape has no memory, so an old order still open is delivered on the same
+    schedule as a new one (the order book of 2019 needs only each order's remaining value).
+    """
+    hazard = min(1.0, 1.0 / max(4.0 * mean_lag_years, 1.0))
+    kernel = hazard * (1.0 - hazard) ** np.arange(horizon_quarters)
+    return kernel / kernel.sum()

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import InputError, closest
+from sim.model.provenance import DatedSource, cited_text, parse_as_of
 from sim.yamlio import LineMap, read_yaml
 
 #: The data files shipped with the package, in load order. Each holds one top-level key.
@@ -30,7 +31,7 @@ DATA_FILES = ("powers.yaml", "states.yaml", "institutions.yaml", "mechanisms.yam
 #: Keys a parameter mapping may hold.
 PARAMETER_KEYS = frozenset(
     {"value", "unit", "range", "source", "assumption", "description", "teachable", "calibrate", "choices", "integer",
-     "calibrated"}
+     "calibrated", "as_of"}
 )
 #: Keys that hold plain text labels rather than parameters (names, colours, descriptions).
 LABEL_KEYS = frozenset({"name", "color", "description", "title", "reactor", "rival", "trigger", "response", "within"})
@@ -52,6 +53,8 @@ class Parameter:
     calibrate: bool = False
     #: When and against what ``sim calibrate --apply`` fitted the value (kept beside ``source``/``assumption``).
     calibrated: str | None = None
+    #: The sources cited, each with the year it is dated (``as_of`` in the data files; sim.model.provenance).
+    as_of: tuple[DatedSource, ...] = ()
     choices: tuple[str, ...] | None = None
     integer: bool = False
     file: str | None = None
@@ -247,6 +250,7 @@ class ParameterSet:
         if "source" in spec or "assumption" in spec:
             merged.pop("source", None)
             merged.pop("assumption", None)
+            merged.pop("as_of", None)  # the years index the old text, which is replaced
         merged.update(spec)
         self.parameters[path] = parse_parameter(path, merged, origin, lines, lkey)
 
@@ -257,6 +261,7 @@ def _as_spec(p: Parameter) -> dict[str, Any]:
         "assumption": p.assumption, "description": p.description, "teachable": p.teachable or None,
         "calibrate": p.calibrate or None, "choices": list(p.choices) if p.choices else None,
         "integer": p.integer or None, "calibrated": p.calibrated,
+        "as_of": [str(s) for s in p.as_of] or None,
     }
 
 
@@ -293,6 +298,7 @@ def parse_parameter(path: str, spec: Mapping[str, Any], origin: str | Path, line
         teachable=bool(spec.get("teachable", False)),
         calibrate=bool(spec.get("calibrate", False)),
         calibrated=_nonblank_text(spec.get("calibrated")),
+        as_of=_dated(spec, source, assumption, fail),
         choices=choices,
         integer=integer,
         file=str(origin),
@@ -318,6 +324,16 @@ def _provenance(spec: Mapping[str, Any], fail: _Fail) -> tuple[str | None, str |
     if source is None and assumption is None:
         raise fail("has no `source` (article and date, or public figure and origin) and no `assumption` note")
     return source, assumption
+
+
+def _dated(spec: Mapping[str, Any], source: str | None, assumption: str | None, fail: _Fail) -> tuple[DatedSource, ...]:
+    """The checked ``as_of`` list (empty if absent); whether a source must have one is the registry's check."""
+    if spec.get("as_of") is None:
+        return ()
+    try:
+        return parse_as_of(spec["as_of"], cited_text(source, assumption))
+    except ValueError as err:
+        raise fail(str(err), sub="as_of") from None
 
 
 def _nonblank_text(raw: Any) -> str | None:

@@ -22,6 +22,7 @@ from sim.model.mechanisms import (
     CHANNELS,
     SECURITY,
     allocation_lean,
+    delivery_kernel,
     development_need,
     effective_decay,
     institutional_multiplier,
@@ -105,6 +106,27 @@ class World:
     regional_weights: Array  # (S,)
     quarters_per_step: int
     spinup_quarters: int
+    # the states' choices (v3): hedging, sanctions, the rest of the world, the arms market
+    sanctions: Array  # (Q,) risk of sanctions for dealing with each supplier (powers, then the rest: 0)
+    hedging: Array  # (C,) how far a state closes a channel to a provider past the threshold share
+    hedging_threshold: float
+    sanction_weight: Array  # (C,) how much sanctions risk closes each channel
+    rest_offer: Array  # (S,C) the rest of the world's offers, channel units per quarter
+    arms_appeal: Array  # (Q,S) how attractive each supplier's arms are to each state (0: not asked)
+    arms_imports: Array  # (S,) major arms imported per year, SIPRI TIV m (2010-2019 mean)
+    arms_scale: Array  # (S,) per quarter: what a quarter's deliveries are measured against
+    arms_target: Array  # (S,) equipment a state wants held or on order (TIV m)
+    arms_held0: Array  # (Q,S) equipment in service at the start, by supplier (TIV m)
+    arms_book: Array  # (Q,S) orders placed by the order-book year, still to be delivered at the start (TIV m)
+    arms_kernel: Array  # (L,) share of an order delivered 1, 2, ... quarters after it is placed
+    arms_retirement: float  # per quarter
+    arms_adjustment: float  # fraction of the equipment gap ordered per quarter
+    arms_legacy_weight: float
+    arms_hedging: float
+    arms_ties_weight: float
+    arms_sanction_weight: float
+    arms_offer_weight: float  # security offer per quarter of typical imports delivered
+    first_order: int  # quarter index from which the model places new orders (before: the order book)
     # rival reactions, one entry per rule
     reaction_names: list[str]
     reactor: Array
@@ -172,9 +194,30 @@ class WorldTable(NamedTuple):
     clash_probability: Array
     clash_tension: Array
     border_pairs: Array
+    decay: Array
+    sanctions: Array
+    hedging: Array
+    hedging_threshold: Array
+    sanction_weight: Array
+    rest_offer: Array
+    arms_appeal: Array
+    arms_scale: Array
+    arms_target: Array
+    arms_held0: Array
+    arms_book: Array
+    arms_kernel: Array
+    arms_retirement: Array
+    arms_adjustment: Array
+    arms_legacy_weight: Array
+    arms_hedging: Array
+    arms_ties_weight: Array
+    arms_sanction_weight: Array
+    arms_offer_weight: Array
+    first_order: Array
 
 
-_INTEGER_FIELDS = ("reactor", "rival", "trigger_channel", "response_channel", "trends_from", "border_pairs")
+_INTEGER_FIELDS = ("reactor", "rival", "trigger_channel", "response_channel", "trends_from", "border_pairs",
+                   "first_order")
 
 
 def world_table(worlds: Sequence[World]) -> WorldTable:
@@ -283,6 +326,64 @@ def _state_arrays(params: ParameterSet, powers: list[str], states: list[str]) ->
         "debt_share": np.stack([_actor_map(params, f"states.{s}.debt_share", powers) for s in states], axis=1),
         "border_pairs": _border_pairs(params, states),
         "regional_weights": {"population": population, "gdp": gdp, "equal": np.ones(len(states))}[weighting],
+    }
+
+
+#: The rest of the world as a supplier: its key in the data files (``states.<id>.arms.held.rest_of_world``).
+REST = "rest_of_world"
+
+
+def _supplier_map(params: ParameterSet, prefix: str, powers: list[str]) -> Array:
+    """Values of a per-supplier family such as ``states.KZ.arms.held`` for the powers, then the rest of the world.
+
+    A power not named has 0 (a power added by a scenario holds no legacy and no orders unless it says so).
+    """
+    present = params.children(prefix)
+    suppliers = [*powers, REST]
+    unknown = [k for k in present if k not in suppliers]
+    if unknown:
+        path = f"{prefix}.{unknown[0]}"
+        raise InputError(f"names a supplier that does not exist (known: {', '.join(suppliers)})", key=path,
+                         suggestion=closest(unknown[0], suppliers), file=params.get(path).file)
+    return np.array([params.value(f"{prefix}.{q}", 0.0) for q in suppliers], dtype=float)
+
+
+def _choice_arrays(params: ParameterSet, powers: list[str], states: list[str]) -> dict[str, object]:
+    """The states' choices (v3): hedging, sanctions, the rest of the world's offers, the arms market."""
+    value = params.value
+    lag, life = value("model.arms.delivery_lag"), value("model.arms.service_life")
+    adjustment, horizon = value("model.arms.adjustment"), int(value("model.arms.horizon"))
+    imports = np.array([value(f"states.{s}.arms.imports", 0.0) for s in states], dtype=float)
+    # what a state wants held or on order: at a steady flow ``imports``, the equipment in service
+    # (``life`` years of imports), what is on its way (the mean lag) and the gap the state keeps open
+    kernel = delivery_kernel(lag, horizon)
+    pipeline_quarters = float((np.arange(1, horizon + 1) * kernel).sum())
+    per_quarter = imports / 4.0
+    target = per_quarter * (4.0 * life + pipeline_quarters + 1.0 / max(adjustment, 1e-9))
+    appeal = np.empty((len(powers) + 1, len(states)))
+    appeal[:-1] = np.array([value(f"powers.{p}.arms_appeal", 0.0) for p in powers])[:, None]
+    appeal[-1] = [value(f"states.{s}.arms.rest_of_world_appeal", 0.0) for s in states]
+    return {
+        "sanctions": np.array([*(value(f"powers.{p}.sanctions_risk", 0.0) for p in powers), 0.0], dtype=float),
+        "hedging": _channel_vector(params, "model.hedging"),
+        "hedging_threshold": value("model.hedging.threshold"),
+        "sanction_weight": _channel_vector(params, "model.sanctions_weight"),
+        "rest_offer": np.array([_channel_vector(params, f"states.{s}.rest_of_world", 0.0) for s in states]),
+        "arms_appeal": appeal,
+        "arms_imports": imports,
+        "arms_scale": per_quarter,
+        "arms_target": target,
+        "arms_held0": np.stack([_supplier_map(params, f"states.{s}.arms.held", powers) for s in states], axis=1),
+        "arms_book": np.stack([_supplier_map(params, f"states.{s}.arms.on_order", powers) for s in states], axis=1),
+        "arms_kernel": kernel,
+        "arms_retirement": 1.0 / (4.0 * life),
+        "arms_adjustment": adjustment,
+        "arms_legacy_weight": value("model.arms.legacy_weight"),
+        "arms_hedging": value("model.arms.hedging"),
+        "arms_ties_weight": value("model.arms.ties_weight"),
+        "arms_sanction_weight": value("model.arms.sanction_weight"),
+        "arms_offer_weight": value("model.arms.offer_weight"),
+        "first_order": parse_quarter(f"{int(value('model.arms.order_book_year')) + 1}Q1"),
     }
 
 
@@ -435,5 +536,6 @@ def build_world(params: ParameterSet) -> World:
         lean=allocation_lean(take_up, float(constants["responsiveness"])),
         effective_decay=effective_decay(constants["decay"], state_arrays["debt_share"], constants["debt_stickiness"]),
         **constants,
+        **_choice_arrays(params, powers, states),
         **_reaction_rules(params, powers, state_member, institutions),
     )

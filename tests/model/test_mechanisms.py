@@ -86,7 +86,8 @@ def test_a_larger_total_offer_fills_more_of_the_room_with_diminishing_returns():
 def test_effective_offer_is_relative_to_the_state_s_size_and_filtered():
     a = np.full((1, 2, C), 100.0)
     size = np.array([[1000.0] * C, [100.0] * C])
-    e = mech.effective_offer(a, size, np.full((1, 2, C), 0.5), np.array([[1.0, 0.5]]))
+    openness = np.broadcast_to(np.array([[1.0, 0.5]])[:, :, None], (1, 2, C)).copy()
+    e = mech.effective_offer(a, size, np.full((1, 2, C), 0.5), openness)
     np.testing.assert_allclose(e[0, 0], 0.05)
     np.testing.assert_allclose(e[0, 1], 0.25)
 
@@ -119,7 +120,10 @@ def test_balancing_discounts_only_above_the_threshold_and_most_at_monopoly():
 def test_balancing_discount_lowers_the_dominant_powers_offer():
     a = np.ones((2, 1, C))
     discount = mech.balancing_discount(np.array([[0.9], [0.1]]), strength=0.8, threshold=0.4)
-    e = mech.effective_offer(a, np.ones((1, C)), np.ones((2, 1, C)), discount)
+    openness = np.empty((2, 1, C))
+    mech.state_openness(0, discount, np.zeros((2, 1, C)), np.zeros((1, C)), np.zeros(C), 0.5, np.zeros(2),
+                        np.zeros(C), openness)
+    e = mech.effective_offer(a, np.ones((1, C)), np.ones((2, 1, C)), openness)
     assert e[0, 0, 0] < e[1, 0, 0]
 
 
@@ -296,3 +300,86 @@ def test_threat_combines_afghan_exposure_and_tension():
     t = mech.threat_level(np.array([1.0, 0.0]), 0.5, np.array([0.0, 0.3]))
     np.testing.assert_allclose(t, [0.5, 0.3])
     np.testing.assert_allclose(mech.relax_tension(np.array([1.0]), 0.25), [0.75])
+
+
+# -- the rest of the world in the contest ----------------------------------------------------------
+def _contest_with_rest(stocks, offers, rest, rest_offer, demand=0.8, growth=0.5, half=1.0, decay=0.1, r=1.0):
+    P = len(stocks)
+    stocks = np.asarray(stocks, dtype=float).reshape(P, 1, 1)
+    offers = np.asarray(offers, dtype=float).reshape(P, 1, 1)
+    rest_out = np.empty((1, 1))
+    out = mech.contest_update(stocks, offers, np.full((1, 1), demand), np.array([growth]), np.array([half]),
+                              np.full(stocks.shape, decay), r, None, np.full((1, 1), rest_offer),
+                              np.full((1, 1), rest), np.array([decay]), rest_out)
+    return out.ravel(), rest_out[0, 0]
+
+
+def test_the_rest_of_the_world_takes_room_in_proportion_to_its_offer():
+    powers, rest = _contest_with_rest([0.0, 0.0], [1.0, 1.0], 0.0, 2.0, decay=0.0)
+    assert rest == pytest.approx(2 * powers[0])
+    alone, _ = _contest_with_rest([0.0, 0.0], [1.0, 1.0], 0.0, 0.0, decay=0.0)
+    assert np.all(powers < alone), "room the rest of the world wins is room the powers do not"
+    np.testing.assert_array_equal(alone, _contest([0.0, 0.0], [1.0, 1.0], decay=0.0))
+
+
+def test_what_the_rest_of_the_world_holds_leaves_less_room_and_sheds_with_the_rest():
+    crowded, _ = _contest_with_rest([0.1, 0.1], [1.0, 1.0], 0.5, 0.0, decay=0.0)
+    free, _ = _contest_with_rest([0.1, 0.1], [1.0, 1.0], 0.0, 0.0, decay=0.0)
+    assert np.all(crowded < free)
+    powers, rest = _contest_with_rest([0.4, 0.4], [0.0, 0.0], 0.4, 0.0, demand=0.6, growth=1.0, decay=0.0)
+    assert powers.sum() + rest == pytest.approx(0.6), "above the demand everyone sheds down to it"
+    assert rest == pytest.approx(powers[0])
+
+
+# -- the states' choices -------------------------------------------------------------------------
+def test_a_state_closes_a_channel_to_a_provider_it_depends_on_and_to_a_sanctioned_one():
+    P = 3
+    stocks = np.zeros((P, 1, C))
+    stocks[:, 0, mech.SECURITY] = [0.6, 0.1, 0.1]
+    out = np.empty((P, 1, C))
+    mech.state_openness(0, np.ones((P, 1)), stocks, np.full((1, C), 0.2), np.array([0.0, 0.0, 0.5]), 0.5,
+                        np.array([0.0, 0.0, 0.5]), np.array([0.0, 0.0, 1.0]), out)
+    # security: power 0 holds 0.6 of 1.0 (0.2 is the rest of the world's): past the threshold 0.5
+    assert out[0, 0, mech.SECURITY] == pytest.approx(1 - 0.5 * 0.2)
+    assert out[1, 0, mech.SECURITY] == 1.0
+    assert out[2, 0, mech.SECURITY] == pytest.approx(0.5), "sanctions risk 0.5 at weight 1 halves the opening"
+    np.testing.assert_array_equal(out[:, 0, mech.AID], 1.0)
+
+
+def test_arms_go_to_the_incumbent_unless_dependence_or_sanctions_outweigh_it():
+    Q = 3
+    held = np.array([[8.0], [1.0], [1.0]])
+    out = np.empty((Q, 1))
+    appeal = np.ones((Q, 1))
+    mech.arms_choice(0, held, np.zeros((Q, 1)), appeal, 2.0, 0.0, 0.0, np.zeros(Q), 0.0, out)
+    assert out[:, 0].sum() == pytest.approx(1.0) and out[0, 0] > out[1, 0] == pytest.approx(out[2, 0])
+    mech.arms_choice(0, held, np.zeros((Q, 1)), appeal, 2.0, 0.0, 4.0, np.zeros(Q), 0.0, out)
+    assert out[0, 0] < out[1, 0], "hedging: past a point dependence itself is a cost"
+    mech.arms_choice(0, held, np.zeros((Q, 1)), appeal, 2.0, 0.0, 0.0, np.array([1.0, 0.0, 0.0]), 3.0, out)
+    assert out[0, 0] < out[1, 0]
+    mech.arms_choice(0, held, np.zeros((Q, 1)), np.array([[1.0], [0.0], [1.0]]), 2.0, 0.0, 0.0, np.zeros(Q), 0.0,
+                     out)
+    assert out[1, 0] == 0.0, "a supplier with no appeal is not asked"
+
+
+def test_orders_close_the_gap_and_count_what_is_on_order():
+    held, pipeline = np.array([[50.0], [10.0]]), np.zeros((2, 1, 4))
+    assert mech.arms_orders(0, held, pipeline, np.array([100.0]), 0.1) == pytest.approx(4.0)
+    pipeline[0, 0, 2] = 40.0
+    assert mech.arms_orders(0, held, pipeline, np.array([100.0]), 0.1) == 0.0
+
+
+def test_orders_arrive_on_the_kernel_and_nothing_is_lost():
+    kernel = mech.delivery_kernel(2.0, 40)
+    assert kernel.sum() == pytest.approx(1.0) and np.all(np.diff(kernel) < 0)
+    assert (np.arange(1, 41) * kernel).sum() == pytest.approx(8.0, rel=0.05), "mean lag about 8 quarters"
+    pipeline, choice = np.zeros((2, 1, 40)), np.array([[0.25], [0.75]])
+    mech.place_orders(pipeline, 0, 100.0, choice, kernel)
+    delivered, total = np.empty((2, 1)), np.zeros((2, 1))
+    for _ in range(40):
+        total += mech.deliver(pipeline, 1, delivered)
+    np.testing.assert_allclose(total[:, 0], [25.0, 75.0])
+    assert pipeline.sum() == 0.0
+    held = np.array([[10.0], [0.0]])
+    mech.equipment_update(held, np.array([[0.0], [5.0]]), 0.1)
+    np.testing.assert_allclose(held[:, 0], [9.0, 5.0])
