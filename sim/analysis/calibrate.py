@@ -72,12 +72,12 @@ import pandas as pd
 import yaml
 
 from sim.analysis.patterns import PERIOD, PatternResult, check_patterns, covers_period
-from sim.analysis.targets import Target, Targets, load_targets
+from sim.analysis.targets import FIT_LAST_YEAR, OTHERS, Target, Targets, load_targets
 from sim.atomic import atomic_write_text
 from sim.errors import InputError, closest
 from sim.experiment.runner import build_model, replication_seeds, spun_up_state
 from sim.experiment.store import new_experiment_id
-from sim.experiment.tidy import OUTPUT_CHANNELS, indicator_arrays, model_table
+from sim.experiment.tidy import OUTPUT_CHANNELS, model_table
 from sim.model.calendar import parse_quarter
 from sim.model.parameters import DATA_FILES, Parameter, ParameterSet, default_parameters, load_files
 from sim.scenario.load import Scenario, load_scenario
@@ -223,41 +223,122 @@ def check_coverage(scenario: Scenario, targets: Targets) -> list[str]:
     return warnings
 
 
-def model_shares(model: Any, steps: int, scenario: Scenario, targets: Iterable[Target]) -> dict[str, np.ndarray]:
-    """Per target, each of its powers' share among them, averaged over the target's quarters.
+def model_outputs(model: Any, steps: int) -> dict[str, np.ndarray]:
+    """What a finished Mesa model recorded, by output name, for :func:`target_series` (the engine's twin:
+    :func:`batch_outputs`): ``influence`` (T, P, S, C), ``composite`` (T, P, S), ``rest`` (T, S, C) the rest of
+    the world's stocks, ``arms_deliveries`` and ``arms_orders`` (T, Q, S) by supplier, the rest of the world last."""
+    return {"influence": model.influence_history[:steps], "composite": model.composite_history[:steps],
+            "rest": model.rest_history[:steps], "arms_deliveries": model.delivered_history[:steps],
+            "arms_orders": model.arms_choice_history[:steps]}
 
-    Read from the finished model's recorded arrays through the tidy table's indicator arrays
-    (:func:`sim.experiment.tidy.indicator_arrays`; channel ``composite`` included).
+
+def batch_outputs(result: Any) -> dict[str, np.ndarray]:
+    """The same outputs from a batched engine's result (:func:`sim.experiment.engine.run_batch`), runs first:
+    ``influence`` (N, K, P, S, C) ...; run it keeping every step (``keep`` 0..T-1)."""
+    return {"influence": result.stocks, "composite": result.composite, "rest": result.rest,
+            "arms_deliveries": result.delivered, "arms_orders": result.arms_choice}
+
+
+#: Targets that observe a flow (deliveries in a period): compared as each supplier's share of the period's sum.
+#: The others observe a stock or a choice, compared as the mean over the period's quarters of each step's shares.
+FLOW_CHANNELS = ("arms_deliveries",)
+
+
+def target_series(outputs: Mapping[str, np.ndarray], target: Target, powers: Sequence[str],
+                  states: Sequence[str], rest: bool = False) -> np.ndarray:
+    """The one definition of what the model shows for a target: the series (..., T, target powers).
+
+    ``outputs`` come from :func:`model_outputs` or :func:`batch_outputs` (any leading axes): the
+    power's influence stock in the target's state and channel (``composite``: the channels'
+    weighted mean, as the tidy table's composite channel); for ``arms_deliveries`` the major arms
+    it delivered there, for ``arms_orders`` its share of the state's new orders. With ``rest``,
+    the rest of the world's series is appended as the last column (none for the composite).
     """
-    values = indicator_arrays(model.influence_history[:steps], model.composite_history[:steps],
-                              model.world.regional_weights)["influence"]  # (T, P, S+1, C+1)
-    powers, states = list(model.world.powers), list(model.world.states)
+    p, s = [list(powers).index(x) for x in target.values], list(states).index(target.state)
+    if target.channel in ("arms_deliveries", "arms_orders"):
+        return outputs[target.channel][..., [*p, len(powers)] if rest else p, s]
+    if target.channel == "composite":
+        return outputs["composite"][..., p, s]
+    c = OUTPUT_CHANNELS.index(target.channel)
+    series = outputs["influence"][..., p, s, c]
+    return np.concatenate([series, outputs["rest"][..., s, c][..., None]], axis=-1) if rest else series
+
+
+def has_total(target: Target) -> bool:
+    """Whether the model can show the target's share of the total (the rest of the world included)."""
+    return target.share_of_total is not None and target.channel != "composite"
+
+
+def _period_shares(series: np.ndarray, rows: np.ndarray, flow: bool) -> np.ndarray:
+    """Shares across the last axis over the steps ``rows``: of the period's sums (flows) or the mean of each step's."""
+    sub = series[..., rows, :]
+    if flow:
+        total = sub.sum(axis=(-2, -1))[..., None]
+        summed = sub.sum(axis=-2)
+        return np.divide(summed, total, out=np.full_like(summed, 1.0 / sub.shape[-1]), where=total > 0)
+    total = sub.sum(axis=-1, keepdims=True)
+    share = np.divide(sub, total, out=np.full_like(sub, 1.0 / sub.shape[-1]), where=total > 0)
+    return share.mean(axis=-2)
+
+
+def total_key(target: Target) -> str:
+    """The key under which :func:`target_shares` gives a target's shares of the total."""
+    return f"{target.id}:total"
+
+
+def target_shares(outputs: Mapping[str, np.ndarray], powers: Sequence[str], states: Sequence[str],
+                  scenario: Scenario, targets: Iterable[Target], steps: int) -> dict[str, np.ndarray]:
+    """Per target, each of its powers' share among them over the target's period: (..., powers).
+
+    Where the target gives the shares of the total, also those (the rest of the world last) under
+    :func:`total_key`.
+    """
     out = {}
     for t in targets:
-        rows = target_steps(scenario, t, steps)
-        sub = values[np.ix_(rows, [powers.index(p) for p in t.values], [states.index(t.state)],
-                            [OUTPUT_CHANNELS.index(t.channel)])][:, :, 0, 0]  # (quarters, target powers)
-        total = sub.sum(axis=1, keepdims=True)
-        share = np.divide(sub, total, out=np.full_like(sub, 1.0 / sub.shape[1]), where=total > 0)
-        out[t.id] = share.mean(axis=0)
+        rows, flow = target_steps(scenario, t, steps), t.channel in FLOW_CHANNELS
+        out[t.id] = _period_shares(target_series(outputs, t, powers, states), rows, flow)
+        if has_total(t):
+            out[total_key(t)] = _period_shares(target_series(outputs, t, powers, states, rest=True), rows, flow)
     return out
 
 
+def model_shares(model: Any, steps: int, scenario: Scenario, targets: Iterable[Target]) -> dict[str, np.ndarray]:
+    """Per target, each of its powers' share among them, averaged over the target's quarters (one run)."""
+    return target_shares(model_outputs(model, steps), list(model.world.powers), list(model.world.states), scenario,
+                         targets, steps)
+
+
 def loss(targets: Iterable[Target], model: Mapping[str, np.ndarray]) -> float:
-    """Weighted mean over targets and powers of ((model - target) / tolerance)**2."""
+    """Weighted mean over targets and powers of ((model - target) / tolerance)**2.
+
+    A target that gives the shares of the total (the rest of the world included) is compared on
+    those too, power by power and for the rest, where the model's output has them.
+    """
     num = den = 0.0
     for t in targets:
-        wanted = np.array(list(t.values.values()))
-        num += t.weight * float((((model[t.id] - wanted) / t.tolerance) ** 2).sum())
-        den += t.weight * len(wanted)
+        for key, wanted in _compared(t):
+            if key in model:
+                num += t.weight * float((((model[key] - wanted) / t.tolerance) ** 2).sum())
+                den += t.weight * len(wanted)
     return num / den if den > 0 else float("nan")
+
+
+def _compared(target: Target) -> list[tuple[str, np.ndarray]]:
+    """What a target compares: its shares among its powers, and its shares of the total where the model has them."""
+    pairs = [(target.id, np.array(list(target.values.values())))]
+    if has_total(target):
+        total = target.share_of_total or {}
+        pairs.append((total_key(target), np.array([*(total.get(p, 0.0) for p in target.values),
+                                                   total.get(OTHERS, 0.0)])))
+    return pairs
 
 
 class Evaluator:
     """Runs the scenario with candidate values and measures what the targets observe."""
 
     def __init__(self, scenario: Scenario, targets: Targets, free: Sequence[Free], replications: int,
-                 prior_weight: float = 0.0, pattern_weight: float | None = None) -> None:
+                 prior_weight: float = 0.0, pattern_weight: float | None = None,
+                 unanchored: Sequence[str] = ()) -> None:
         self.scenario, self.targets, self.free = scenario, targets, list(free)
         self.seeds = replication_seeds(scenario.seed, replications)
         self.fit_steps = steps_needed(scenario, targets.fit)
@@ -267,6 +348,8 @@ class Evaluator:
         self.prior_weight = prior_weight
         self.x0 = np.array([f.encode(f.old) for f in self.free])
         self.spread = np.array([PRIOR_SPREAD * (f.bounds[1] - f.bounds[0]) or 1.0 for f in self.free])
+        # parameters whose documented value may not anchor the fit (a strict fit: known only after its date)
+        self.anchored = np.array([f.path not in set(unanchored) for f in self.free], dtype=bool)
 
     def overrides(self, x: Sequence[float]) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -281,13 +364,13 @@ class Evaluator:
         n = steps or steps_needed(self.scenario, targets)
         scenario = replace(self.scenario, steps=n)
         start = spun_up_state(scenario, overrides)
-        per_run: dict[str, list[np.ndarray]] = {t.id: [] for t in targets}
+        per_run: dict[str, list[np.ndarray]] = {}
         for seed in self.seeds:
             model = build_model(scenario, seed, overrides, start)
             for _ in range(n):
                 model.step()
             for key, value in model_shares(model, n, scenario, targets).items():
-                per_run[key].append(value)
+                per_run.setdefault(key, []).append(value)
         return {key: np.array(rows) for key, rows in per_run.items()}
 
     def data_loss(self, x: Sequence[float]) -> float:
@@ -307,23 +390,28 @@ class Evaluator:
         """Full runs: the fit targets' shares per replication and the patterns of the same runs."""
         scenario, n = self.scenario, self.scenario.steps
         start = spun_up_state(scenario, overrides)
-        per_run: dict[str, list[np.ndarray]] = {t.id: [] for t in self.targets.fit}
+        per_run: dict[str, list[np.ndarray]] = {}
         tables = []
         for r, seed in enumerate(self.seeds):
             model = build_model(scenario, seed, overrides, start)
             for _ in range(n):
                 model.step()
             for key, value in model_shares(model, n, scenario, self.targets.fit).items():
-                per_run[key].append(value)
+                per_run.setdefault(key, []).append(value)
             tables.append(model_table(model, scenario.name, r, seed, run=r))
         patterns = check_patterns(pd.concat(tables, ignore_index=True))
         return {key: np.array(rows) for key, rows in per_run.items()}, patterns
 
     def prior(self, x: Sequence[float]) -> float:
-        """Mean squared distance from the documented values, in units of the prior's spread."""
+        """Mean squared distance from the documented values, in units of the prior's spread.
+
+        Over the anchored parameters only (the mean is still over all free parameters, so the
+        prior's weight per parameter does not depend on how many are unanchored).
+        """
         if not len(self.free):
             return 0.0
-        return float(np.mean(((np.asarray(x, dtype=float) - self.x0) / self.spread) ** 2))
+        distance = np.where(self.anchored, (np.asarray(x, dtype=float) - self.x0) / self.spread, 0.0)
+        return float(np.mean(distance**2))
 
     def fit_loss(self, x: Sequence[float]) -> float:
         """What the search minimises: the data loss, the weighted prior and the weighted pattern penalty."""
@@ -445,8 +533,11 @@ class Options:
     max_evaluations: int | None = None
     popsize: int = DEFAULT_POPSIZE
     prior_weight: float = DEFAULT_PRIOR_WEIGHT
-    patterns: bool = True  # keep the brief's patterns as a filter (see "The patterns as a filter")
+    patterns: bool = True  # check the brief's patterns (a filter in a loose fit, validation in a strict one)
     pattern_weight: float = DEFAULT_PATTERN_WEIGHT
+    #: A strict fit as of ``as_of`` (see "Calibration as of 2019"): only targets and sources dated by then inform it.
+    strict: bool = True
+    as_of: int = FIT_LAST_YEAR
 
     def check(self) -> None:
         if self.method not in METHODS:
@@ -458,6 +549,8 @@ class Options:
                                 ("--pattern-weight", self.pattern_weight, 0)):
             if value is not None and value < low:
                 raise InputError(f"expected at least {low}, found {value}", key=key)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise InputError(f"expected a finite number, found {value}", key=key)
         if self.maxiter is not None and self.max_evaluations is not None:
             raise InputError("give --maxiter or --max-evaluations, not both", key="--max-evaluations")
 
@@ -501,6 +594,10 @@ class Calibration:
     patterns_before: list[PatternResult] = field(default_factory=list)
     patterns_after: list[PatternResult] = field(default_factory=list)
     prior_after: float = 0.0
+    #: Free parameters whose documented value rests only on sources dated after the fit's date (no prior centre).
+    unanchored: list[str] = field(default_factory=list)
+    #: Out of time: the model's error on each validation target next to two naive forecasts' (sim.analysis.skill).
+    skill: pd.DataFrame | None = None
 
     @property
     def patterns_hold(self) -> bool | None:
@@ -551,6 +648,10 @@ class Calibration:
         if not worst.empty:
             lines.append("worst-fitting targets: " + ", ".join(f"{r.target} ({r.misfit_after:.3g})"
                                                                for r in worst.itertuples()))
+        if self.skill is not None and not self.skill.empty:
+            from sim.analysis.skill import summary
+
+            lines.append(summary(self.skill))
         return "\n".join(lines)
 
 
@@ -574,8 +675,10 @@ def calibrate(targets: str | Path, scenario: str | Path | Scenario = DEFAULT_SCE
         options = replace(options, patterns=False)
         warnings.append(f"the brief's patterns were not checked: they need the period {PERIOD[0]}-{PERIOD[1]}, "
                         f"the scenario runs {scenario.start_label}-{scenario.end_label}")
+    unanchored = _unanchored(scenario, free, options)
+    # a strict fit checks the patterns before and after, as validation; a loose one keeps them as a filter
     evaluator = Evaluator(scenario, checked, free, options.replications, options.prior_weight,
-                          options.pattern_weight if options.patterns else None)
+                          options.pattern_weight if options.patterns and not options.strict else None, unanchored)
     x0 = evaluator.x0
     with _model_errors("before the search"):
         before = evaluator.simulate({}, checked.targets)
@@ -602,7 +705,7 @@ def calibrate(targets: str | Path, scenario: str | Path | Scenario = DEFAULT_SCE
             if interrupted:
                 status, message = "interrupted", "stopped by Ctrl-C while reverting uninformed parameters"
         patterns_after = evaluator.patterns(best) if options.patterns else []
-        if options.patterns and not objective.found_feasible:
+        if options.patterns and not options.strict and not objective.found_feasible:
             note = "no point the search visited keeps all seven patterns; the best point overall is reported"
             message = f"{message}; {note}" if message else note
     seconds = time.perf_counter() - clock
@@ -611,6 +714,9 @@ def calibrate(targets: str | Path, scenario: str | Path | Scenario = DEFAULT_SCE
         after = evaluator.simulate(fitted, checked.targets)
     table = _table(checked, before, after)
     fit_rows = table[table["use"] == "fit"]
+    from sim.analysis.skill import skill_table
+
+    skill = skill_table(checked, {key: value.mean(axis=0) for key, value in after.items()})
     calibration = Calibration(
         id=new_experiment_id(), status=status, targets=checked, scenario=scenario, free=free,
         fitted={k: float(v) for k, v in fitted.items()}, loss_before=_table_loss(fit_rows, "before"),
@@ -618,9 +724,24 @@ def calibrate(targets: str | Path, scenario: str | Path | Scenario = DEFAULT_SCE
         evaluations=evaluator.calls, seconds=seconds, message=message, warnings=warnings,
         created=datetime.now(UTC).isoformat(timespec="seconds"), reverted=reverted,
         patterns_before=patterns_before, patterns_after=patterns_after, prior_after=evaluator.prior(best),
+        unanchored=list(unanchored), skill=skill,
     )
     calibration.folder = write_results(calibration, Path(results) / "calibration")
     return calibration
+
+
+def _unanchored(scenario: Scenario, free: Sequence[Free], options: Options) -> list[str]:
+    """In a strict fit, the free parameters whose documented value is known only after ``options.as_of``.
+
+    Their documented values do not centre the prior (the search treats them as unknown within
+    their range); the report lists them. A loose fit anchors every parameter.
+    """
+    if not options.strict:
+        return []
+    from sim.model.provenance import informed_only_after
+
+    late = {p.path for p in informed_only_after((scenario.parameters.get(f.path) for f in free), options.as_of)}
+    return [f.path for f in free if f.path in late]
 
 
 @contextmanager
@@ -731,19 +852,27 @@ def _overridden(scenario: Scenario, free: Sequence[Free]) -> list[str]:
 def _table(targets: Targets, before: Mapping[str, np.ndarray], after: Mapping[str, np.ndarray]) -> pd.DataFrame:
     rows = []
     for t in targets:
-        for k, (power, wanted) in enumerate(t.values.items()):
-            b, a = before[t.id][:, k], after[t.id][:, k]
-            mb, ma = float(b.mean()), float(a.mean())
-            rows.append({
-                "target": t.id, "use": t.use, "state": t.state, "channel": t.channel,
-                "period": f"{t.period[0]}-{t.period[1]}", "power": power, "target_value": wanted,
-                "tolerance": t.tolerance, "weight": t.weight, "model_before": mb, "model_after": ma,
-                "model_before_sd": float(b.std(ddof=1)) if len(b) > 1 else float("nan"),
-                "model_after_sd": float(a.std(ddof=1)) if len(a) > 1 else float("nan"),
-                "error_before": mb - wanted, "error_after": ma - wanted,
-                "scaled_error_before": (mb - wanted) / t.tolerance, "scaled_error_after": (ma - wanted) / t.tolerance,
-            })
+        for key, values in _compared(t):
+            if key not in before or key not in after:
+                continue
+            basis = "total" if key == total_key(t) else "among"
+            for k, (power, wanted) in enumerate(zip([*t.values, OTHERS][:len(values)], values, strict=True)):
+                rows.append(_row(t, basis, power, float(wanted), before[key][:, k], after[key][:, k]))
     return pd.DataFrame(rows)
+
+
+def _row(t: Target, basis: str, power: str, wanted: float, b: np.ndarray, a: np.ndarray) -> dict[str, Any]:
+    """One row of the targets table: a power's share (``basis``: among the target's powers, or of the total)."""
+    mb, ma = float(b.mean()), float(a.mean())
+    return {
+        "target": t.id, "use": t.use, "state": t.state, "channel": t.channel, "basis": basis,
+        "period": f"{t.period[0]}-{t.period[1]}", "power": power, "target_value": wanted,
+        "tolerance": t.tolerance, "weight": t.weight, "model_before": mb, "model_after": ma,
+        "model_before_sd": float(b.std(ddof=1)) if len(b) > 1 else float("nan"),
+        "model_after_sd": float(a.std(ddof=1)) if len(a) > 1 else float("nan"),
+        "error_before": mb - wanted, "error_after": ma - wanted,
+        "scaled_error_before": (mb - wanted) / t.tolerance, "scaled_error_after": (ma - wanted) / t.tolerance,
+    }
 
 
 def _table_loss(rows: pd.DataFrame, which: str) -> float:
@@ -771,6 +900,8 @@ def write_results(calibration: Calibration, root: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{calibration.id}.", suffix=".tmp", dir=root))
     try:
         calibration.table.to_csv(tmp / "targets.csv", index=False, float_format="%.6g")
+        if calibration.skill is not None:
+            calibration.skill.to_csv(tmp / "skill.csv", index=False, float_format="%.6g")
         (tmp / "fitted.yaml").write_text(_fitted_yaml(calibration), encoding="utf-8")
         (tmp / "report.md").write_text(report.markdown_report(calibration), encoding="utf-8")
         (tmp / "report.html").write_text(report.html_report(calibration), encoding="utf-8")

@@ -32,22 +32,29 @@ STATUS = {
 
 # -- tables --------------------------------------------------------------------------------------
 def parameter_table(cal: Calibration) -> pd.DataFrame:
+    """Each free parameter: old and new value, range, and the dated sources that informed its documented value."""
+    from sim.model.provenance import sources_label
+
     rows = []
     for f in cal.free:
         new = cal.fitted[f.path]
+        documented = cal.scenario.parameters.get(f.path)
         rows.append({
             "parameter": f.path, "old": f.old, "new": new,
             "change": "" if new == f.old else (f"{(new - f.old) / f.old:+.1%}" if f.old else f"{new - f.old:+.4g}"),
             "range": f"[{f.low:g}, {f.high:g}]", "unit": f.unit or "",
             "searched on": "log scale" if f.log else "linear",
-            "note": "kept: the fit targets do not inform it" if f.path in cal.reverted else "",
+            "informed by (dated)": sources_label(documented),
+            "note": "; ".join(note for note, applies in (
+                ("kept: the fit targets do not inform it", f.path in cal.reverted),
+                (f"not a prior centre: known only after {cal.options.as_of}", f.path in cal.unanchored)) if applies),
         })
     return pd.DataFrame(rows)
 
 
 def target_rows(cal: Calibration, use: str) -> pd.DataFrame:
     sub = cal.table[cal.table["use"] == use]
-    return sub[["target", "state", "channel", "period", "power", "target_value", "tolerance", "model_before",
+    return sub[["target", "state", "channel", "basis", "period", "power", "target_value", "tolerance", "model_before",
                 "model_after", "scaled_error_before", "scaled_error_after"]].rename(columns={
                     "target_value": "target", "target": "id", "model_before": "model before",
                     "model_after": "model after", "scaled_error_before": "error/tol before",
@@ -76,10 +83,28 @@ def pattern_table(cal: Calibration) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-PATTERNS_TEXT = ("The brief's seven patterns (docs/odd.md section 1) are a filter, not a target: after the search "
-                 "they are checked on full runs of the scenario, and if one fails a local search looks for the "
-                 "nearest well-fitting point on which all hold. A margin is the pattern's smallest scaled slack: "
-                 "0 or more means it holds, negative how clearly it fails.")
+PATTERNS_TEXT = ("The brief's seven patterns (docs/odd.md section 1) are checked on full runs of the scenario before "
+                 "and after the search. In a strict fit (as of 2019, the default) they are validation: several "
+                 "describe 2020-2023, so they stay out of the objective. In a loose fit (--loose) they are a filter: "
+                 "a penalty for failing patterns is part of the objective. A margin is the pattern's smallest scaled "
+                 "slack: 0 or more means it holds, negative how clearly it fails.")
+SKILL_TEXT = ("Out of time: each validation target's mean absolute error in share points (100 x share, over its "
+              "powers) for the fitted model and for two naive forecasts made from the fit years alone: carry the "
+              "last observed shares forward, and the straight-line trend of the fit years' annual shares "
+              "(sim/analysis/skill.py). A model that does not beat them does not yet forecast.")
+
+
+def skill_rows(cal: Calibration) -> pd.DataFrame:
+    """The skill table for the report, with a last row of means."""
+    from sim.analysis.skill import NAIVE, mean_errors
+
+    if cal.skill is None or cal.skill.empty:
+        return pd.DataFrame()
+    rows = cal.skill.drop(columns=["weight"])
+    means = mean_errors(cal.skill)
+    mean_row = {"target": "mean", **{f"{name} error": means.get(name) for name in ("model", *NAIVE)},
+                "best": min(means, key=means.__getitem__) if means else ""}
+    return pd.concat([rows, pd.DataFrame([mean_row])], ignore_index=True)
 
 
 def source_table(cal: Calibration) -> pd.DataFrame:
@@ -192,6 +217,8 @@ inform such a parameter, so its move was noise ({len(cal.reverted)} kept at the 
 <p>Mean over the target's powers of (error / tolerance)<sup>2</sup> with the fitted values.</p>
 {_table(worst)}
 {validation}
+{f"<h2>Skill against naive forecasts</h2><p>{e(SKILL_TEXT)}</p>{_table(skill_rows(cal))}" if cal.skill is not None
+ and not cal.skill.empty else ""}
 <h2>The brief's patterns</h2>
 <p>{e(PATTERNS_TEXT)}</p>
 {_table(pattern_table(cal)) if cal.patterns_before else "<p><em>not checked (--no-patterns)</em></p>"}
@@ -247,6 +274,10 @@ def markdown_report(cal: Calibration) -> str:
         parts.append("## Validation targets (never fitted)\n")
         parts.append("Compared with the model before and after; not used in the fit.\n")
         parts.append(_md_table(target_rows(cal, "validation")))
+    if cal.skill is not None and not cal.skill.empty:
+        parts.append("## Skill against naive forecasts\n")
+        parts.append(SKILL_TEXT + "\n")
+        parts.append(_md_table(skill_rows(cal)))
     if cal.patterns_before:
         parts.append("## The brief's patterns\n")
         parts.append(PATTERNS_TEXT + "\n")

@@ -17,6 +17,7 @@ Checking runs in the same layers as scenarios (:mod:`sim.scenario.load`), each e
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +30,10 @@ from sim.model.mechanisms import CHANNELS
 from sim.model.parameters import ParameterSet, default_parameters
 from sim.yamlio import LineMap, line_of, read_yaml
 
-#: Channels a target may observe: the model's three plus their weighted composite.
-TARGET_CHANNELS = (*CHANNELS, "composite")
+#: Channels a target may observe: the model's three, their weighted composite, and the arms market
+#: (``arms_deliveries``: major arms delivered in the period, SIPRI's measure; ``arms_orders``: the
+#: suppliers of the new orders placed in it).
+TARGET_CHANNELS = (*CHANNELS, "composite", "arms_deliveries", "arms_orders")
 #: Fit targets describe the start of the simulation: their period must end by this year.
 FIT_LAST_YEAR = 2019
 #: How far the shares of one target may sum away from 1.
@@ -70,7 +73,7 @@ class TargetSpec(_Strict):
     values: dict[str, float]
     share_of_total: dict[str, float] | None = None
     total: TotalSpec | None = None
-    tolerance: float = Field(gt=0)
+    tolerance: float  # checked in _Checker.target: a share in (0, 1]
     weight: float = Field(default=1.0, ge=0)
     use: Literal["fit", "validation"]
     source: SourceSpec
@@ -201,6 +204,16 @@ class _Checker:
         if first > last:
             raise self.fail(f"expected [first_year, last_year], found the first year {first} after {last}",
                             f"{at}.period")
+        if t.use == "validation" and first <= FIT_LAST_YEAR:
+            raise self.fail(f"a `use: validation` target is out of time: its period must start after the fit years "
+                            f"(from {FIT_LAST_YEAR + 1} on), found {first}-{last}; use `use: fit` for figures up to "
+                            f"{FIT_LAST_YEAR}", f"{at}.period")
+        if not (math.isfinite(t.tolerance) and 0 < t.tolerance <= 1):
+            raise self.fail(f"expected a tolerance that is a share in (0, 1] (how far off each share may be), found "
+                            f"{t.tolerance:g}" + (" (a percentage? divide by 100)" if 1 < t.tolerance <= 100 else ""),
+                            f"{at}.tolerance")
+        if not math.isfinite(t.weight):
+            raise self.fail(f"expected a finite weight >= 0, found {t.weight}", f"{at}.weight")
         if t.use == "fit" and last > FIT_LAST_YEAR:
             raise self.fail(f"a `use: fit` target must describe the start (period ending by {FIT_LAST_YEAR}), "
                             f"found a period ending in {last}; use `use: validation` for figures from "
@@ -220,6 +233,9 @@ class _Checker:
 
     def shares(self, values: Mapping[str, float], at: str, others: bool) -> None:
         known = [*self.powers, OTHERS] if others else self.powers
+        if any(share > 1.0 for share in values.values()) and abs(sum(values.values()) - 100.0) <= 100 * SUM_TOLERANCE:
+            raise self.fail(f"these look like percentages (they sum to {sum(values.values()):g}); expected shares in "
+                            "[0, 1] summing to 1: divide each by 100", at)
         for power, share in values.items():
             if power not in known:
                 raise self.fail(f"unknown power `{power}` (known: {', '.join(known)})", f"{at}.{power}",

@@ -209,7 +209,8 @@ def run_batch(scenario: Scenario, runs: Sequence[Any], keep: np.ndarray, cache: 
     first_world = plan.world[:, 0].copy()
     for d, rep in enumerate(replays):  # the spin-up runs on the world before any event
         first_world[d] = plan.world[d, 0] - rep.world_of_step[0]
-    stocks0, level0, tension0, rest0 = np.zeros((D, P, S, C)), np.zeros((D, P, S, C)), np.zeros((D, S)), np.zeros((D, S, C))
+    stocks0, level0, tension0 = np.zeros((D, P, S, C)), np.zeros((D, P, S, C)), np.zeros((D, S))
+    rest0 = np.zeros((D, S, C))
     spin = np.array([r.spinup_quarters for r in replays], dtype=np.int64)
     phases.spin_up_points(table, first_world, plan.step_quarters, spin, scenario.start, stocks0, level0, tension0,
                           rest0)

@@ -124,7 +124,7 @@ def informed_only_after(params: Iterable[Parameter], year: int) -> list[Paramete
     an assumption or a fitted parameter. Undated parameters are not included (see
     :func:`require_dated`); pure assumptions without ``as_of`` are the modeller's and not included.
     """
-    return [p for p in params if p.as_of and min(s.year for s in p.as_of) > year]
+    return [p for p in params if (first := first_informed(p)) is not None and first > year]
 
 
 def status(p: Parameter, year: int) -> str:

@@ -11,12 +11,12 @@ import pytest
 import yaml
 
 from sim.analysis import calibrate as cal
-from sim.analysis.calibrate import Evaluator, Options, apply_fitted, calibrate, loss, select_parameters
+from sim.analysis.calibrate import Evaluator, Free, Options, apply_fitted, calibrate, loss, select_parameters
 from sim.analysis.targets import load_targets
 from sim.errors import InputError
 from sim.model.parameters import DATA_FILES, data_dir, load_files
 from sim.scenario.load import Scenario, load_scenario
-from tests.conftest import BASELINE
+from tests.conftest import BASELINE, ROOT
 
 #: The parameter the synthetic problem fits, and the value its targets are made at.
 FREE = "powers.russia.capacity"
@@ -157,7 +157,8 @@ def test_calibration_recovers_a_known_parameter(tmp_path, scenario):
     assert result.status in ("complete", "budget") and result.evaluations <= 41  # + a check of reverting it
     folder = result.folder
     assert folder.parent == tmp_path / "results" / "calibration"
-    assert {p.name for p in folder.iterdir()} == {"report.html", "report.md", "fitted.yaml", "targets.csv"}
+    assert {p.name for p in folder.iterdir()} == {"report.html", "report.md", "fitted.yaml", "targets.csv", "skill.csv"}
+    assert "Skill against naive forecasts" in (folder / "report.md").read_text()
     fitted = yaml.safe_load((folder / "fitted.yaml").read_text())
     assert fitted["parameters"][FREE]["value"] == result.fitted[FREE]
     assert fitted["parameters"][FREE]["old"] == 1.0 and fitted["parameters"][FREE]["range"] == [0.0, 2.0]
@@ -426,3 +427,23 @@ def test_patterns_enter_the_objective_as_squared_negative_margins():
     results = [PatternResult(1, "a", False, 1.0, {}, "", -2.0), PatternResult(2, "b", True, 1.0, {}, "", 0.5),
                PatternResult(3, "c", False, 0.5, {}, "", -0.5)]
     assert cal.pattern_penalty(results) == pytest.approx(4.25)
+
+
+def test_a_strict_fit_does_not_centre_the_prior_on_values_known_only_after_2019(scenario):
+    from sim.analysis.calibrate import _unanchored
+    from sim.model.provenance import informed_only_after
+
+    params = scenario.parameters
+    late = informed_only_after(list(params), 2019)
+    assert late, "the registry has values known only after 2019 (docs/calibration.md, 'Sources by date')"
+    early = next(p for p in params if p.path == "states.KZ.gdp")
+    free = [Free.of(p) for p in (late[0], early) if p.range is not None]
+    assert _unanchored(scenario, free, Options()) == [late[0].path]
+    assert _unanchored(scenario, free, Options(strict=False)) == []
+    targets = load_targets(ROOT / "calibration" / "targets.yaml")
+    evaluator = Evaluator(scenario, targets, free, 1, prior_weight=1.0, unanchored=[late[0].path])
+    moved = evaluator.x0.copy()
+    moved[0] += 1.0
+    assert evaluator.prior(moved) == 0.0, "moving an unanchored value costs nothing"
+    moved[1] += evaluator.spread[1]
+    assert evaluator.prior(moved) == pytest.approx(0.5)

@@ -159,3 +159,36 @@ def test_an_added_power_is_known_through_the_scenario_parameters(tmp_path):
     path = write(tmp_path, entry(values="{china: 0.1, russia: 0.8, india: 0.1}"))
     assert fails(path).key == "targets.0.values.india"
     assert load_targets(path, india).targets[0].powers == ["china", "russia", "india"]
+
+
+@pytest.mark.parametrize(("tolerance", "hint"), [("0", "(0, 1]"), ("-0.1", "(0, 1]"), ("1.5", "(0, 1]"), ("8", "percentage"),
+                                                 (".inf", "(0, 1]"), (".nan", "(0, 1]")])
+def test_a_tolerance_that_is_not_a_positive_finite_share_is_refused(tmp_path, tolerance, hint):
+    path = write(tmp_path, entry())
+    path.write_text(path.read_text().replace("tolerance: 0.1", f"tolerance: {tolerance}"))
+    err = fails(path)
+    assert err.key == "targets.0.tolerance" and err.line == line_of(path, "tolerance:")
+    assert hint in err.message
+
+
+def test_a_weight_that_is_not_finite_is_refused(tmp_path):
+    path = write(tmp_path, entry(extra="    weight: .inf\n"))
+    err = fails(path)
+    assert err.key == "targets.0.weight" and "finite" in err.message
+
+
+def test_percentages_where_shares_are_expected_are_named_as_such(tmp_path):
+    path = write(tmp_path, entry(values="{china: 10, russia: 80, eu: 5, us: 5}"))
+    err = fails(path)
+    assert err.key == "targets.0.values" and "percentages" in err.message and "divide" in err.message
+
+
+def test_a_validation_period_before_the_fit_years_end_is_refused(tmp_path):
+    path = write(tmp_path, entry(period="[2010, 2014]", use="validation"))
+    err = fails(path)
+    assert err.key == "targets.0.period" and "out of time" in err.message and str(FIT_LAST_YEAR + 1) in err.message
+
+
+def test_the_arms_market_channels_are_targets_channels(tmp_path):
+    path = write(tmp_path, entry("kz_orders", channel="arms_orders"), entry("kz_arms", channel="arms_deliveries"))
+    assert [t.channel for t in load_targets(path)] == ["arms_orders", "arms_deliveries"]
