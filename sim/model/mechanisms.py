@@ -147,20 +147,20 @@ def recent_level(level: Array, stocks: Array, memory: float, out: Array | None =
 
 @compiled
 def openings(
-    stocks: Array, level: Array, demand: Array, unmet_weight: float, retreat_weight: float, saturation_weight: float,
-    out: Array | None = None, rest: Array | None = None,
+    stocks: Array, level: Array, demand: Array, rest: Array, unmet_weight: float, retreat_weight: float,
+    saturation_weight: float, out: Array | None = None,
 ) -> Array:
     """Where a power sees an opening, as a multiplier on its allocation: ``O[p,s,c] >= 0``.
 
-    ``U[s,c] = max(0, D - sum_q X[q,s,c] - Xo[s,c])``        (unmet demand; ``Xo`` what the rest of
-                                                              the world holds, 0 if ``rest`` is None)
+    ``U[s,c] = max(0, D - sum_q X[q,s,c] - Xo[s,c])``        (unmet demand; ``Xo = rest``, what the
+                                                              rest of the world holds)
     ``G[p,s,c] = sum_{q != p} max(0, L[q,s,c] - X[q,s,c])``  (rivals' retreat from their
                                                               remembered level)
     ``O = max(0, 1 + (ku U + kr G - ks X[p,s,c]) / D)``
 
     Powers lean towards states and channels where demand is unmet or a rival is receding,
     and away from where their own stock already fills the demand. Shapes: stocks, level
-    (P,S,C); demand (S,C) -> (P,S,C).
+    (P,S,C); demand, rest (S,C) -> (P,S,C).
     """
     P, S, C = stocks.shape
     out = given_or_new(out, (P, S, C))
@@ -171,8 +171,7 @@ def openings(
                 held += stocks[p, s, c]
                 out[p, s, c] = max(0.0, level[p, s, c] - stocks[p, s, c])  # p's retreat, until replaced by O
                 retreat_total += out[p, s, c]
-            if rest is not None:
-                held += rest[s, c]
+            held += rest[s, c]
             unmet = max(0.0, demand[s, c] - held)
             scale = max(demand[s, c], 1e-9)
             for p in range(P):
@@ -398,8 +397,7 @@ def effective_offer(allocation: Array, absorptive_size: Array, receptivity: Arra
 @compiled
 def contest_update(
     stocks: Array, offer: Array, demand: Array, growth: Array, half_saturation: Array, decay: Array,
-    decisiveness: float, out: Array | None = None, rest_offer: Array | None = None, rest: Array | None = None,
-    rest_decay: Array | None = None, rest_out: Array | None = None,
+    decisiveness: float, rest_offer: Array, rest: Array, rest_decay: Array, rest_out: Array, out: Array | None = None,
 ) -> Array:
     """One quarter of competition for a state's finite demand: decay, then a contest for the room left.
 
@@ -418,8 +416,8 @@ def contest_update(
     lapsed ties reopen room that the others win in proportion to their offers. The rest of the
     world (Turkiye, Israel, the Gulf, South Korea, ...: suppliers outside the modelled powers)
     is one more provider with offer ``eo[s,c]`` (``rest_offer``) and stock ``Xo[s,c]``
-    (``rest``, decaying at ``rest_decay[c]``), written to ``rest_out``; without them the
-    contest is among the powers alone. The stocks of a state and
+    (``rest``, decaying at ``rest_decay[c]``), written to ``rest_out``; with a zero offer and
+    stock the contest is among the powers alone (and gives the same numbers). The stocks of a state and
     channel stay below its demand ``D < 1``; a stock is the share of that demand a provider fills
     (compare: the FBIC index's dependence, a supplier's share of a state's imports). Shapes:
     stocks, offer, decay (P,S,C); demand, rest_offer, rest, rest_out (S,C); growth,
@@ -433,12 +431,9 @@ def contest_update(
             for p in range(P):
                 held_total += stocks[p, s, c] * (1.0 - decay[p, s, c])
                 total_offer += offer[p, s, c]
-            rest_held, rest_bid = 0.0, 0.0
-            if rest is not None and rest_offer is not None and rest_decay is not None:
-                rest_held = rest[s, c] * (1.0 - rest_decay[c])
-                rest_bid = rest_offer[s, c]
-                held_total += rest_held
-                total_offer += rest_bid
+            rest_held, rest_bid = rest[s, c] * (1.0 - rest_decay[c]), rest_offer[s, c]
+            held_total += rest_held
+            total_offer += rest_bid
             room = demand[s, c] - held_total
             if room > 0:  # the contest; e**r (as exp(r log e)) only here, where it decides something
                 fill = 1.0 - np.exp(-total_offer / half_saturation[c])
@@ -451,16 +446,14 @@ def contest_update(
                     held = stocks[p, s, c] * (1.0 - decay[p, s, c])
                     gain = room * fill * (out[p, s, c] / weight_total if weight_total > 0 else 0.0)
                     out[p, s, c] = held + growth[c] * gain
-                if rest_out is not None:
-                    rest_gain = room * fill * (rest_weight / weight_total if weight_total > 0 else 0.0)
-                    rest_out[s, c] = rest_held + growth[c] * rest_gain
+                rest_gain = room * fill * (rest_weight / weight_total if weight_total > 0 else 0.0)
+                rest_out[s, c] = rest_held + growth[c] * rest_gain
             else:  # shedding in proportion to holdings
                 for p in range(P):
                     held = stocks[p, s, c] * (1.0 - decay[p, s, c])
                     gain = room * (held / held_total if held_total > 0 else 0.0)
                     out[p, s, c] = held + growth[c] * gain
-                if rest_out is not None:
-                    rest_out[s, c] = rest_held + growth[c] * room * (rest_held / held_total if held_total > 0 else 0.0)
+                rest_out[s, c] = rest_held + growth[c] * room * (rest_held / held_total if held_total > 0 else 0.0)
     return out
 
 

@@ -101,8 +101,8 @@ def perceive(w, k, stocks, level, tension, rest, quarter, ws):  # type: ignore[n
     composite_share = mech.shares(composite, ws.share)
     discount = mech.balancing_discount(composite_share, w.balancing_strength[k], w.balancing_threshold[k],
                                        ws.discount)
-    opening = mech.openings(stocks, level, demand, w.unmet_weight[k], w.retreat_weight[k], w.saturation_weight[k],
-                            ws.opening, rest)
+    opening = mech.openings(stocks, level, demand, rest, w.unmet_weight[k], w.retreat_weight[k],
+                            w.saturation_weight[k], ws.opening)
     boost = mech.rival_reaction(stocks, w.reactor[k], w.rival[k], w.trigger_channel[k], w.response_channel[k],
                                 w.reaction_threshold[k], w.reaction_strength[k], w.reaction_mask[k], ws.boost)
     budget = mech.budget_trend(w.trend[k], (quarter - w.trends_from[k]) / 4.0, ws.budget)
@@ -176,15 +176,19 @@ def absorb(w, k, step_quarters, allocation, openness, arms_choice, orders, order
     _arms_offers(w, k, step_quarters, delivered, size, offer, ws)
     mech.recent_level(level, stocks, memory, level)
     contest = mech.contest_update(stocks, offer, demand, growth, w.half_saturation[k], decay, w.decisiveness[k],
-                                  ws.contest, ws.rest_offer, rest, ws.rest_decay, ws.rest_contest)
+                                  ws.rest_offer, rest, ws.rest_decay, ws.rest_contest, ws.contest)
     _copy(contest, stocks)
     _copy(ws.rest_contest, rest)
     mech.relax_tension(tension, _per_step(w.tension_decay[k], step_quarters), tension)
 
 
-@compiled
+@entry
 def _arms_offers(w, k, step_quarters, delivered, size, offer, ws):  # type: ignore[no-untyped-def]
     """Deliveries as security offers, and the rest of the world's offers and decay for this step.
+
+    Called, not inlined (``@entry``): inlined into :func:`absorb` after :func:`effective_offer`, numba 0.68
+    compiled its writes to ``ws.rest_offer`` so that the contest never saw them (the rest of the world's
+    stock stayed 0); tests/model/test_jit.py compares the compiled step with its Python source.
 
     ``e[q,s,security] += kappa * delivered[q,s] / (imports[s] / 4 * n)``: a quarter of typical
     imports delivered is worth ``kappa`` (``model.arms.offer_weight``) of an offer.

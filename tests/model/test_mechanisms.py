@@ -15,8 +15,10 @@ def _contest(stocks, offers, demand=0.8, growth=0.5, half=1.0, decay=0.1, decisi
     """One contest step for P powers in one state and one channel."""
     stocks = np.asarray(stocks, dtype=float).reshape(-1, 1, 1)
     offers = np.asarray(offers, dtype=float).reshape(-1, 1, 1)
+    none = np.zeros((1, 1))
     return mech.contest_update(stocks, offers, np.full((1, 1), demand), np.array([growth]), np.array([half]),
-                               np.full(stocks.shape, decay), decisiveness).ravel()
+                               np.full(stocks.shape, decay), decisiveness, none, none, np.zeros(1),
+                               np.empty((1, 1))).ravel()
 
 
 def test_ties_lapse_geometrically_without_offers():
@@ -218,12 +220,13 @@ def test_powers_see_openings_where_demand_is_unmet_or_a_rival_recedes():
     stocks[:, 0] = 0.25  # state 0: demand filled, nobody receding
     stocks[0, 1], level[0, 1] = 0.1, 0.3  # state 1: power 0 has receded from 0.3 to 0.1
     stocks[1, 1] = 0.2
-    o = mech.openings(stocks, level, demand, unmet_weight=1.0, retreat_weight=2.0, saturation_weight=0.0)
+    o = mech.openings(stocks, level, demand, np.zeros(demand.shape), unmet_weight=1.0, retreat_weight=2.0,
+                      saturation_weight=0.0)
     np.testing.assert_allclose(o[:, 0], 1.0)  # nothing open
     np.testing.assert_allclose(o[:, 2], 1.0 + 0.5 / 0.5)  # state 2: all demand unmet
     assert o[1, 1, 0] == pytest.approx(1.0 + (1.0 * 0.2 + 2.0 * 0.2) / 0.5)  # unmet 0.2 + rival's retreat 0.2
     assert o[0, 1, 0] == pytest.approx(1.0 + 0.2 / 0.5)  # one's own retreat is no opening
-    saturated = mech.openings(stocks, level, demand, 0.0, 0.0, saturation_weight=1.0)
+    saturated = mech.openings(stocks, level, demand, np.zeros(demand.shape), 0.0, 0.0, saturation_weight=1.0)
     np.testing.assert_allclose(saturated[:, 0], 0.5)  # each fills half the demand: leans away
 
 
@@ -309,7 +312,7 @@ def _contest_with_rest(stocks, offers, rest, rest_offer, demand=0.8, growth=0.5,
     offers = np.asarray(offers, dtype=float).reshape(P, 1, 1)
     rest_out = np.empty((1, 1))
     out = mech.contest_update(stocks, offers, np.full((1, 1), demand), np.array([growth]), np.array([half]),
-                              np.full(stocks.shape, decay), r, None, np.full((1, 1), rest_offer),
+                              np.full(stocks.shape, decay), r, np.full((1, 1), rest_offer),
                               np.full((1, 1), rest), np.array([decay]), rest_out)
     return out.ravel(), rest_out[0, 0]
 
