@@ -96,7 +96,8 @@ def start_classroom(save_dir: Path) -> tuple[subprocess.Popen, int, str]:
     """``sim classroom`` on a free port: the process, the port and the teacher's key (once it listens)."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "sim", "classroom", "--port", str(port), "--save-dir",
-                             str(save_dir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                             str(save_dir), "--journal", str(save_dir / "journal.sqlite")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     key = ""
     for _ in range(20):
         line = proc.stdout.readline()  # type: ignore[union-attr]

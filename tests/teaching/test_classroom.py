@@ -17,6 +17,7 @@ from sim.experiment.runner import replication_seeds, run_replication
 from sim.model.mechanisms import CHANNELS
 from sim.scenario.library import library_scenarios
 from sim.scenario.load import load_scenario
+from sim.teaching.classroom import guards
 from sim.teaching.classroom import server as srv
 from sim.teaching.classroom.game import Game
 
@@ -185,7 +186,7 @@ def test_wrong_codes_are_refused_and_counted(client):
     _room(client)
     r = client.post("/api/join", json={"code": "NOPE1", "name": "X"})
     assert r.status_code == 404 and "no room with that code" in r.json()["error"]
-    for _ in range(srv.MAX_FAILURES):
+    for _ in range(guards.MAX_FAILURES):
         client.post("/api/lookup", json={"code": "ZZZZZ"})
     assert client.post("/api/lookup", json={"code": "ZZZZZ"}).status_code == 429
 
@@ -235,7 +236,7 @@ def test_settings_are_checked(client):
     view = client.get(f"/api/rooms/{room['code']}/teacher", headers=headers).json()
     assert view["turn"]["label"] == "2019Q1-2019Q4" and view["settings"]["timer"] == 60
     assert client.post(f"/api/rooms/{room['code']}/save", headers=headers).status_code == 422  # nothing played yet
-    assert client.post("/api/join", content=b"x" * (srv.MAX_BODY + 1)).status_code == 413
+    assert client.post("/api/join", content=b"x" * (guards.MAX_BODY + 1)).status_code == 413
 
 
 def test_sim_validate_run_and_compare_accept_a_saved_game(tmp_path, capsys):

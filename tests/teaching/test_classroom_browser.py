@@ -85,7 +85,7 @@ def test_a_class_plays_two_turns(tmp_path):
             other.locator("#you-title").filter(has_text="China").wait_for()
             teacher.get_by_text("0 of 3 students have submitted").wait_for()
 
-            # turn 2: only Amina submits; the teacher runs it; the others keep last turn's split
+            # turn 2: only Amina submits; the teacher runs it: China sends her plan alone, Russia keeps its split
             students[0].get_by_role("button", name="Submit my allocation").click()
             teacher.get_by_text("1 of 3 students have submitted").wait_for()
             teacher.get_by_role("button", name="Run the turn now").click()

@@ -12,9 +12,15 @@ quarter, random events included; the other replications replay the same allocati
 draws of protests and clashes.
 
 Powers no student plays are played by the model, as in the starting scenario. Once a power has
-students it stays theirs; a student who does not submit keeps last turn's split (the same
-fraction of each channel's budget per state; the model's own split before their first turn), and
-a team's allocation is the mean of its students' allocations.
+students it stays theirs. A team's allocation is the mean of the plans its students submitted
+this turn: a seat that did not submit does not count (ten idle seats cannot dilute one student's
+plan). When nobody in a team submitted, each seat keeps last turn's split (the same fraction of
+each channel's budget per state; the model's own split before their first turn) and the team
+sends the mean of those. The teacher can cap the seats per team, lock the room (no new seats;
+rejoin codes still work) and remove a seat.
+
+A game saved as a scenario can be played on: :func:`saved_turns` reads its turns back, and
+:meth:`Game.resume` continues after them (also how a restarted server rebuilds its rooms).
 
 Each turn's limits are what the power would have had in the starting scenario: its budgets per
 channel, with their trends, the scenario's events and its delivery capacity, over the turn's
@@ -27,6 +33,7 @@ scripted budget on top of the class's allocation.
 from __future__ import annotations
 
 import math
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -44,15 +51,18 @@ from sim.experiment.tidy import model_table
 from sim.model.calendar import format_quarter, parse_quarter
 from sim.model.influence_model import InfluenceModel
 from sim.model.mechanisms import CHANNELS
-from sim.scenario.library import library_scenarios
+from sim.scenario.library import is_library_reference, library_reference, library_scenarios
 from sim.scenario.load import Scenario, load_scenario
 from sim.views.charts import ChartStyle, _scheduled, style_for
+from sim.yamlio import read_yaml
 
 #: Room codes: no 0/O, 1/I/L, so they can be read off a projector.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 5
 REJOIN_LENGTH = 6
 MAX_NAME = 40
+#: Seats a room holds at most (the teacher may cap each team lower).
+MAX_SEATS = 60
 #: Slack for rounding when a submission is checked against a limit (channel units).
 TOLERANCE = 1e-6
 DECIMALS = 2
@@ -127,7 +137,8 @@ class Game:
     """A classroom game on one starting scenario (see the module docstring)."""
 
     def __init__(self, scenario_path: Path, save_dir: Path, code: str, turn_quarters: int = 1,
-                 start: str | None = None, powers: list[str] | None = None, assign: bool = False) -> None:
+                 start: str | None = None, powers: list[str] | None = None, assign: bool = False,
+                 created: date | None = None) -> None:
         self.source_path = Path(scenario_path)
         self.source = load_scenario(self.source_path)
         if len(self.source.design) > 1:
@@ -136,7 +147,8 @@ class Game:
         self.code = code
         self.save_dir = Path(save_dir)
         self.extends = _extends(self.source_path, self.save_dir)
-        self.name = f"classroom-{date.today():%Y%m%d}-{code.lower()}"
+        self.created = created or date.today()  # kept by a restarted server: the same file name
+        self.name = f"classroom-{self.created:%Y%m%d}-{code.lower()}"
         self.path = self.save_dir / f"{self.name}.yaml"
         self.step_quarters = int(self.source.parameters.value("model.quarters_per_step"))
         self.seed = replication_seeds(self.source.seed, 1)[0]
@@ -149,6 +161,9 @@ class Game:
         self.limits = budget_limits(self.source, self.seed)
         self.turn_quarters = self.check_turn_quarters(turn_quarters)
         self.seats: dict[str, Seat] = {}
+        self.seat_count = 0  # seats ever made: ids stay unique when one is removed
+        self.team_cap = 0  # seats per team at most; 0: no cap below MAX_SEATS
+        self.locked = False  # no new seats (rejoin codes still work)
         self.turns: list[PlayedTurn] = []
         self.over = False
         self.step = self._start_step(start)
@@ -193,21 +208,48 @@ class Game:
     def team(self, power: str) -> list[Seat]:
         return [s for s in self.seats.values() if s.power == power]
 
+    def full(self, power: str) -> bool:
+        return bool(self.team_cap) and len(self.team(power)) >= self.team_cap
+
     def choose_power(self, wanted: str | None) -> str:
         """The power a new student gets: the one asked for, or (assigned rooms, or none asked) the smallest team."""
         if wanted and not self.assign:
             if wanted not in self.playable:
                 raise InputError(f"pick one of: {', '.join(self.style.name(p) for p in self.playable)}", key="power")
+            if self.full(wanted):
+                open_ = [self.style.name(p) for p in self.playable if not self.full(p)]
+                raise InputError(f"{self.style.name(wanted)}'s team is full ({self.team_cap} students)"
+                                 + (f": pick {', '.join(open_)}" if open_ else ""), key="power")
             return wanted
         return min(self.playable, key=lambda p: (len(self.team(p)), self.playable.index(p)))
 
     def add_seat(self, name: str, power: str | None) -> Seat:
+        """A new seat, unless the game is over, the room locked or full, or the team at its cap."""
         if self.over:
             raise InputError("this game is over", key="code")
-        seat = Seat(id=f"s{len(self.seats) + 1}", name=clean_name(name), power=self.choose_power(power),
-                    token=secrets.token_urlsafe(24), rejoin=new_code(REJOIN_LENGTH))
+        if self.locked:
+            raise InputError("the teacher has locked this room: ask them to unlock it, or rejoin your seat with "
+                             "its rejoin code", key="code")
+        if len(self.seats) >= MAX_SEATS or all(self.full(p) for p in self.playable):
+            raise InputError(f"this room is full ({len(self.seats)} students)", key="code")
+        name, power = clean_name(name), self.choose_power(power)
+        self.seat_count += 1
+        seat = Seat(id=f"s{self.seat_count}", name=name, power=power, token=secrets.token_urlsafe(24),
+                    rejoin=new_code(REJOIN_LENGTH))
         self.seats[seat.id] = seat
         return seat
+
+    def remove_seat(self, seat_id: Any) -> Seat:
+        """Take a seat out of the game (the teacher's decision): its token and rejoin code stop working."""
+        seat = self.seats.pop(seat_id, None) if isinstance(seat_id, str) else None
+        if seat is None:
+            raise InputError(f"no seat {str(seat_id)[:20]!r} in this room", key="seat")
+        return seat
+
+    def set_team_cap(self, cap: Any) -> None:
+        if isinstance(cap, bool) or not isinstance(cap, int) or not 0 <= cap <= MAX_SEATS:
+            raise InputError(f"seats per team: a whole number from 1 to {MAX_SEATS}, or 0 for no cap", key="team_cap")
+        self.team_cap = cap
 
     # -- one turn -------------------------------------------------------------------------------------
     @property
@@ -289,8 +331,9 @@ class Game:
         for power in self.human_powers:
             team = self.team(power)
             amounts = [self.proposed(seat) for seat in team]
-            allocations[power] = np.round(np.mean(amounts, axis=0), DECIMALS)
-            students[power] = len(team)
+            counted = [a for a, seat in zip(amounts, team) if seat.submitted is not None] or amounts
+            allocations[power] = np.round(np.mean(counted, axis=0), DECIMALS)
+            students[power] = len(counted)
             limits = self.turn_limits(power)
             for seat, mine in zip(team, amounts):
                 seat.fractions = np.divide(mine, limits[None, :], out=np.zeros_like(mine), where=limits[None, :] > 0)
@@ -308,6 +351,19 @@ class Game:
         self.turn_steps = self._turn_steps()
         if self.turn_steps == 0:
             self.over = True
+
+    def resume(self, turns: list[PlayedTurn]) -> None:
+        """Continue after ``turns`` (played by this room before a restart, or read from a saved game)."""
+        if not turns:
+            return
+        self.turns = list(turns)
+        last = turns[-1]
+        self.step = last.first_step + last.steps
+        self.turn_number = last.number + 1
+        self.save()
+        self.model = self.replay()
+        self.turn_steps = self._turn_steps()
+        self.over = self.turn_steps == 0
 
     def replay(self) -> InfluenceModel:
         """The model of the saved scenario, replication 0, run to the current step."""
@@ -330,7 +386,7 @@ class Game:
             "extends": self.extends,
             "title": f"Class game {self.code}: {self.source.title}",
             "description": (
-                f"Played with `sim classroom` in room {self.code} on {date.today():%d %B %Y}, from "
+                f"Played with `sim classroom` in room {self.code} on {self.created:%d %B %Y}, from "
                 f"`{self.source.name}`. The class played {played or 'no power'}; the model played the others. "
                 f"Each turn's allocations are the events below (budgets set to 0 and the class's amounts sent "
                 f"as actions). Replication 0 (root seed {self.source.seed}) replays the game exactly; the other "
@@ -405,6 +461,62 @@ class Game:
                 "total": self.source.steps, "shares": shares, "events": events, "random": random,
                 "turns": [{"number": t.number, "start": self.model.quarter_of_step(t.first_step + 1)}
                           for t in self.turns]}
+
+
+TURN_EVENT = re.compile(r"^classroom-turn-(\d+)-(.+)$")
+STUDENTS = re.compile(r"chosen by (\d+) student")
+
+
+def saved_source(path: Path) -> Path:
+    """The starting scenario of a game saved by :meth:`Game.save` (its ``extends``)."""
+    data, _ = read_yaml(path)
+    extends = data.get("extends") if isinstance(data, dict) else None
+    if not isinstance(extends, str) or not isinstance(data.get("name"), str) or not data["name"].startswith(
+            "classroom-"):
+        raise InputError("not a game saved by `sim classroom` (expected name: classroom-... and extends)", file=path)
+    if is_library_reference(extends):
+        return library_reference(extends)
+    return (Path(path).parent / extends).resolve()
+
+
+def saved_turns(game: Game, path: Path) -> list[PlayedTurn]:
+    """The turns of a game saved by :meth:`Game.save` (on the same starting scenario as ``game``), in order.
+
+    The inverse of :meth:`Game._turn_events`: each turn's first quarter is its event's date and its
+    length runs to the next turn (the last one to the end of the saved period); a power's amounts
+    are its actions (a channel it sent nothing through has none).
+    """
+    data, _ = read_yaml(path)
+    found: dict[int, PlayedTurn] = {}
+    try:
+        for event in data.get("events") or []:
+            match = TURN_EVENT.match(str(event.get("id", "")))
+            if not match or "-hold-" in event["id"]:
+                continue
+            number, power = int(match.group(1)), match.group(2)
+            if power not in game.playable:
+                raise ValueError(f"unknown power {power!r}")
+            first = (parse_quarter(str(event["date"])) - game.source.start) // game.step_quarters
+            turn = found.setdefault(number, PlayedTurn(number, first, 0, {}, {}))
+            amounts = np.zeros((len(game.states), len(CHANNELS)))
+            for effect in event.get("effects") or []:
+                if "action" in effect:
+                    action = effect["action"]
+                    amounts[game.states.index(action["state"]), CHANNELS.index(action["channel"])] = action["amount"]
+            students = STUDENTS.search(str(event.get("assumption", "")))
+            turn.allocations[power] = amounts
+            turn.students[power] = int(students.group(1)) if students else 1
+        end = (parse_quarter(str(data["period"]["end"])) + 1 - game.source.start) // game.step_quarters
+    except (AttributeError, KeyError, TypeError, ValueError) as err:
+        raise InputError(f"cannot read the game's turns: {err}", file=path, key="events") from None
+    turns = [found[n] for n in sorted(found)]
+    if [t.number for t in turns] != list(range(1, len(turns) + 1)):
+        raise InputError("the game's turns are not numbered 1, 2, 3, ...", file=path, key="events")
+    for turn, after in zip(turns, [*(t.first_step for t in turns[1:]), end]):
+        turn.steps = after - turn.first_step
+        if turn.steps <= 0 or turn.first_step < 0:
+            raise InputError(f"turn {turn.number} has no quarters", file=path, key="events")
+    return turns
 
 
 def _extends(source: Path, folder: Path) -> str:

@@ -16,29 +16,41 @@ Who may do what is decided here, never in the browser:
   another browser); every student request is resolved from the token to one room and one seat,
   so a student can act only for their own power in their own room;
 * allocations are checked against the turn, the seat's power and its budget limits;
-* failed joins (wrong codes) are counted per client address and answered 429 when too many.
+* failed joins (wrong room or rejoin codes) are counted per client address, wrong rejoin codes also
+  per room, and answered 429 when too many; a room also takes a bounded number of changes (joins,
+  plans) per minute. The client address is the connection's: ``X-Forwarded-For`` counts only when
+  the teacher started the server with ``--behind-proxy`` and the request comes from a proxy on this
+  computer (else anyone could name a fresh address for every guess);
+* every secret (teacher key, room and seat tokens, rejoin codes) is compared in constant time as
+  bytes, whatever characters a request sends; seats are found by a hash of their token;
+* a request body is read in pieces and refused (413) as soon as it passes ``MAX_BODY`` bytes,
+  declared or not (a chunked upload never sits in memory); JSON with over-long numbers or deep
+  nesting is a 400, never a crash (these request rules are :mod:`sim.teaching.classroom.guards`);
+* the teacher can remove a seat, cap the seats per team and lock the room.
+
+With a journal (:mod:`sim.teaching.classroom.journal`) every change is written to SQLite before it
+is answered, and a restarted server resumes every room at its turn with the same codes and tokens.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
-import json
 import secrets
+import sys
 import threading
 import time
 import warnings
-from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -47,32 +59,35 @@ from starlette.staticfiles import StaticFiles
 from sim.errors import InputError
 from sim.model.mechanisms import CHANNELS
 from sim.scenario.library import library_scenarios, resolve_scenario
-from sim.teaching.classroom.game import CODE_ALPHABET, Game, Seat, new_code
+from sim.teaching.classroom.game import CODE_ALPHABET, MAX_SEATS, Game, Seat, new_code, saved_source, saved_turns
+from sim.teaching.classroom.guards import (
+    FAILURE_WINDOW,
+    MAX_FAILURES,
+    ROOM_FAILURES,
+    ROOM_WRITES,
+    WRITE_WINDOW,
+    Denied,
+    SafeJSON,
+    SecurityHeaders,
+    Window,
+    client_address,
+    digest,
+    read_json,
+    same,
+)
+from sim.teaching.classroom.guards import is_loopback as is_loopback  # `sim classroom` asks it
+from sim.teaching.classroom.journal import Journal
 from sim.teaching.live import powers_legend, shown_quarter, state_summary
 from sim.views.svgmap import svg_outlines
 
 STATIC = Path(str(resources.files("sim.teaching.classroom") / "static"))
 MAX_ROOMS = 40
-MAX_SEATS = 60
-MAX_BODY = 32_000
 #: A seat counts as connected when its browser asked within this many seconds.
 CONNECTED_SECONDS = 10
-#: Failed joins allowed per client address within FAILURE_WINDOW seconds.
-MAX_FAILURES, FAILURE_WINDOW = 20, 300
 #: Rooms untouched this long are dropped (their saved scenario stays on disk).
 IDLE_SECONDS = 12 * 3600
 TIMER_CHOICES = (0, 30, 60, 90, 120, 180, 300, 600)
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-       "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 
-
-class Denied(Exception):
-    """A request the server refuses: HTTP status and a sentence for the page."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass
@@ -87,6 +102,7 @@ class Room:
     opened_at: float = field(default_factory=time.time)
     touched: float = field(default_factory=time.time)
     error: str = ""
+    journal: Journal | None = None
     lock: threading.RLock = field(default_factory=threading.RLock)
     _public: tuple[int, dict[str, Any]] | None = None
 
@@ -116,6 +132,7 @@ class Room:
 
     def advance(self) -> None:
         with self.lock:
+            played = len(self.game.turns)
             try:
                 self.game.advance()
                 self.error = ""
@@ -124,6 +141,33 @@ class Room:
             self.opened_at = time.time()
             self._public = None
             self.bump()
+            if self.journal is None:
+                return
+            if len(self.game.turns) > played:
+                self.journal.put_turn(self.code, self.game.turns[-1], self.record(), list(self.game.seats.values()))
+            else:
+                self.journal.put_room(self.code, self.record())
+
+    def changed(self, seat: Seat | None = None) -> None:
+        """Something everyone sees changed: a new version, and the room (and ``seat``) in the journal."""
+        self._public = None
+        self.bump()
+        if self.journal is not None:
+            if seat is None:
+                self.journal.put_room(self.code, self.record())
+            else:
+                self.journal.put_seat(self.code, seat, self.record())
+
+    def record(self) -> dict[str, Any]:
+        """What the journal keeps of the room besides its seats and turns (see :meth:`Registry.restore`)."""
+        game = self.game
+        return {"code": game.code, "scenario": str(game.source_path.resolve()),
+                "save_dir": str(game.save_dir.resolve()), "created": game.created.isoformat(),
+                "powers": game.playable, "assign": game.assign, "teacher_token": self.teacher_token,
+                "timer": self.timer, "auto": self.auto, "locked": game.locked, "team_cap": game.team_cap,
+                "turn_quarters": game.turn_quarters, "turn_steps": game.turn_steps, "over": game.over,
+                "seat_count": game.seat_count, "opened_at": self.opened_at, "touched": self.touched,
+                "error": self.error, "version": self.version}
 
     # -- views ------------------------------------------------------------------------------------------
     def public(self) -> dict[str, Any]:
@@ -143,6 +187,7 @@ class Room:
             "quarter": shown_quarter(game.model), "powers": legend, "states": state_summary(game.model, game.style),
             "timeline": game.timeline(), "channels": list(CHANNELS),
             "students": len(game.seats), "submitted": sum(s.submitted is not None for s in game.seats.values()),
+            "locked": game.locked, "team_cap": game.team_cap,
         }
         self._public = (self.version, view)
         return view
@@ -158,7 +203,7 @@ class Room:
         return {**self.public(), "version": self.version, "remaining": self.remaining(now), "seats": seats,
                 "saved": str(game.path) if game.turns else "",  # a path on the teacher's computer: theirs only
                 "settings": {"timer": self.timer, "auto": self.auto, "turn_quarters": game.turn_quarters,
-                             "assign": game.assign},
+                             "assign": game.assign, "locked": game.locked, "team_cap": game.team_cap},
                 "last_allocations": allocations}
 
     def student_view(self, seat: Seat, now: float) -> dict[str, Any]:
@@ -177,27 +222,92 @@ class Room:
 
 
 class Registry:
-    """All rooms of one server, the seat tokens that lead into them, and failed-join counts."""
+    """All rooms of one server, the seat tokens that lead into them, the rate limits and the journal."""
 
-    def __init__(self, scenario: Path, save_dir: Path, teacher_key: str, max_rooms: int = MAX_ROOMS) -> None:
+    def __init__(self, scenario: Path, save_dir: Path, teacher_key: str, max_rooms: int = MAX_ROOMS,
+                 journal: Journal | None = None) -> None:
         self.scenario = Path(scenario)
         self.save_dir = Path(save_dir)
         self.teacher_key = teacher_key
         self.max_rooms = max_rooms
+        self.journal = journal
         self.rooms: dict[str, Room] = {}
-        self.seats: dict[str, tuple[str, str]] = {}  # seat token -> (room code, seat id)
-        self.failures: dict[str, deque[float]] = defaultdict(deque)
+        self.seats: dict[str, tuple[str, str]] = {}  # digest(seat token) -> (room code, seat id)
+        self.failures = Window(MAX_FAILURES, FAILURE_WINDOW)  # per client address
+        self.room_failures = Window(ROOM_FAILURES, FAILURE_WINDOW)  # wrong rejoin codes per room
+        self.writes = Window(ROOM_WRITES, WRITE_WINDOW)  # changes per room
         self.lock = threading.RLock()
+
+    # -- the journal ----------------------------------------------------------------------------------------
+    def restore(self) -> list[str]:
+        """Rebuild every journalled room (same codes and tokens, open plans kept); return one line per problem."""
+        if self.journal is None:
+            return []
+        problems = []
+        now = time.time()
+        for record, seats, turns in self.journal.rooms():
+            code = record.get("code", "?")
+            if now - record.get("touched", 0) > IDLE_SECONDS:
+                self.journal.drop_room(code)
+                continue
+            try:
+                room = self._rebuilt(record, seats, turns)
+            except (InputError, OSError, KeyError, TypeError, ValueError) as err:
+                problems.append(f"room {code} could not be resumed: {err}")
+                continue
+            self.rooms[room.code] = room
+            self.seats.update({digest(s.token): (room.code, s.id) for s in seats})
+        return problems
+
+    def _rebuilt(self, record: dict[str, Any], seats: list[Seat], turns: list[Any]) -> Room:
+        game = Game(Path(record["scenario"]), Path(record["save_dir"]), record["code"],
+                    turn_quarters=record["turn_quarters"], powers=record["powers"], assign=record["assign"],
+                    created=date.fromisoformat(record["created"]))
+        game.resume(turns)
+        game.over = game.over or record["over"]
+        if not game.over:
+            game.turn_steps = record["turn_steps"]
+        game.seats = {s.id: s for s in seats}
+        game.seat_count, game.locked, game.team_cap = record["seat_count"], record["locked"], record["team_cap"]
+        return Room(game, record["teacher_token"], timer=record["timer"], auto=record["auto"],
+                    version=record["version"] + 1,  # a page that polls with the old version gets the new view
+                    opened_at=record["opened_at"], touched=record["touched"], error=record["error"],
+                    journal=self.journal)
 
     # -- teachers ---------------------------------------------------------------------------------------
     def check_teacher(self, key: str | None) -> None:
-        if not key or not hmac.compare_digest(key, self.teacher_key):
+        if not same(key, self.teacher_key):
             raise Denied(403, "this page needs the teacher's address that `sim classroom` printed")
 
     def scenarios(self) -> dict[str, str]:
         out = {self.scenario.stem: str(self.scenario)}
         out.update({name: str(path) for name, path in library_scenarios().items()})
         return out
+
+    def saved_games(self) -> list[str]:
+        """Games saved in this server's folder, newest first: a teacher can play one on in a new room."""
+        files = sorted(self.save_dir.glob("classroom-*.yaml"), key=lambda f: f.stat().st_mtime, reverse=True)
+        return [f.stem for f in files]
+
+    def _new_game(self, options: dict[str, Any], code: str) -> Game:
+        powers = options.get("powers")
+        if powers is not None and (not isinstance(powers, list) or not all(isinstance(p, str) for p in powers)):
+            raise InputError("expected a list of power ids", key="powers")
+        kwargs = {"turn_quarters": options.get("turn_quarters", 1), "powers": powers,
+                  "assign": bool(options.get("assign", False))}
+        resume = options.get("resume")
+        if resume:  # never a path: one of the listed names
+            if not isinstance(resume, str) or resume not in self.saved_games():
+                raise InputError(f"no saved game {str(resume)[:60]!r} in {self.save_dir}", key="resume")
+            saved = self.save_dir / f"{resume}.yaml"
+            game = Game(saved_source(saved), self.save_dir, code, **kwargs)
+            game.resume(saved_turns(game, saved))
+            return game
+        name = options.get("scenario") or self.scenario.stem
+        if not isinstance(name, str) or name not in self.scenarios():
+            raise InputError(f"unknown scenario {str(name)[:40]!r}", key="scenario")
+        path = self.scenario if name == self.scenario.stem else resolve_scenario(name)
+        return Game(path, self.save_dir, code, **kwargs)
 
     def create_room(self, options: dict[str, Any]) -> Room:
         with self.lock:
@@ -207,29 +317,30 @@ class Registry:
             code = new_code()
             while code in self.rooms:
                 code = new_code()
-        name = options.get("scenario") or self.scenario.stem
-        if not isinstance(name, str) or name not in self.scenarios():
-            raise InputError(f"unknown scenario {str(name)[:40]!r}", key="scenario")
-        path = self.scenario if name == self.scenario.stem else resolve_scenario(name)
-        powers = options.get("powers")
-        if powers is not None and (not isinstance(powers, list) or not all(isinstance(p, str) for p in powers)):
-            raise InputError("expected a list of power ids", key="powers")
-        game = Game(path, self.save_dir, code, turn_quarters=options.get("turn_quarters", 1), powers=powers,
-                    assign=bool(options.get("assign", False)))
-        room = Room(game, secrets.token_urlsafe(24))
-        self._settings(room, options)
+            self.rooms[code] = None  # type: ignore[assignment]  # reserved while the game is built
+        try:
+            room = Room(self._new_game(options, code), secrets.token_urlsafe(24), journal=self.journal)
+            self._settings(room, options)
+        except BaseException:
+            with self.lock:
+                del self.rooms[code]
+            raise
+        if self.journal is not None:
+            self.journal.drop_room(code)  # a room of that code the journal could not resume
+            self.journal.put_room(code, room.record(), room.game.turns)
         with self.lock:
             self.rooms[code] = room
         return room
 
     def teacher_room(self, code: str, token: str | None) -> Room:
         room = self.rooms.get(code)
-        if room is None or not token or not hmac.compare_digest(token, room.teacher_token):
+        if room is None or not same(token, room.teacher_token):
             raise Denied(403, "not this room's teacher")
         return room
 
     @staticmethod
     def _settings(room: Room, options: dict[str, Any]) -> None:
+        game = room.game
         if "timer" in options:
             timer = options["timer"]
             if isinstance(timer, bool) or timer not in TIMER_CHOICES:
@@ -238,82 +349,110 @@ class Registry:
             room.opened_at = time.time()
         if "auto" in options:
             room.auto = bool(options["auto"])
+        if "locked" in options:
+            if not isinstance(options["locked"], bool):
+                raise InputError("locked: true or false", key="locked")
+            game.locked = options["locked"]
+        if "team_cap" in options:
+            game.set_team_cap(options["team_cap"])
         if "turn_quarters" in options:
-            game = room.game
             game.turn_quarters = game.check_turn_quarters(options["turn_quarters"])
             if not any(s.submitted is not None for s in game.seats.values()) and not game.over:
                 game.turn_steps = game._turn_steps()  # nobody has planned this turn yet: it takes the new length
-        room._public = None
-        room.bump()
 
     def update_settings(self, room: Room, options: dict[str, Any]) -> None:
         with room.lock:
             self._settings(room, options)
+            room.changed()
+
+    def remove_seat(self, room: Room, seat_id: Any) -> None:
+        """The teacher takes a seat out: its token and rejoin code stop working; its plan no longer counts."""
+        with room.lock:
+            seat = room.game.remove_seat(seat_id)
+            with self.lock:
+                self.seats.pop(digest(seat.token), None)
+            room._public = None
+            room.bump()
+            if room.journal is not None:
+                room.journal.remove_seat(room.code, seat.id, room.record())
+
+    def end(self, room: Room) -> None:
+        with room.lock:
+            room.game.end()
+            room.changed()
 
     # -- students ------------------------------------------------------------------------------------------
-    def _count_failure(self, client: str, now: float) -> None:
-        failures = self.failures[client]
-        failures.append(now)
-
-    def _check_rate(self, client: str, now: float) -> None:
-        failures = self.failures[client]
-        while failures and failures[0] < now - FAILURE_WINDOW:
-            failures.popleft()
-        if len(failures) >= MAX_FAILURES:
-            raise Denied(429, "too many wrong room codes from this computer: wait a few minutes")
+    def _count_write(self, room: Room, now: float) -> None:
+        with self.lock:
+            if self.writes.full(room.code, now):
+                raise Denied(429, "this room is taking too many changes at once: wait a minute")
+            self.writes.add(room.code, now)
 
     def find_room(self, code: Any, client: str) -> Room:
         """The room with this code (spaces, dashes and case ignored), counting a wrong code against the client."""
         now = time.time()
         with self.lock:
-            self._check_rate(client, now)
+            if self.failures.full(client, now):
+                raise Denied(429, "too many wrong room codes from this computer: wait a few minutes")
             text = code.upper() if isinstance(code, str) else ""
             normal = "".join(ch for ch in text if ch in CODE_ALPHABET)[:12]
             room = self.rooms.get(normal)
             if room is None:
-                self._count_failure(client, now)
+                self.failures.add(client, now)
                 raise Denied(404, "no room with that code: check the code on the teacher's screen")
             return room
+
+    def _rejoin(self, room: Room, rejoin: Any, client: str) -> Seat:
+        now = time.time()
+        with self.lock:
+            if self.room_failures.full(room.code, now):
+                raise Denied(429, "too many wrong rejoin codes for this room: ask the teacher")
+        wanted = rejoin.strip().upper() if isinstance(rejoin, str) else ""
+        found = None
+        for s in room.game.seats.values():  # every seat compared, so the time says nothing of which matched
+            if same(wanted, s.rejoin):
+                found = s
+        if found is None:
+            with self.lock:
+                self.failures.add(client, now)
+                self.room_failures.add(room.code, now)
+            raise Denied(404, "no seat with that rejoin code in this room")
+        with self.lock:
+            self.seats.pop(digest(found.token), None)
+        found.token = secrets.token_urlsafe(24)  # the old browser's token stops working
+        return found
 
     def join(self, data: dict[str, Any], client: str) -> tuple[Room, Seat]:
         room = self.find_room(data.get("code"), client)
         rejoin = data.get("rejoin")
         with room.lock:
+            self._count_write(room, time.time())
             if rejoin:
-                wanted = rejoin.strip().upper() if isinstance(rejoin, str) else ""
-                seat = next((s for s in room.game.seats.values() if hmac.compare_digest(s.rejoin, wanted)), None)
-                if seat is None:
-                    with self.lock:
-                        self._count_failure(client, time.time())
-                    raise Denied(404, "no seat with that rejoin code in this room")
-                with self.lock:
-                    self.seats.pop(seat.token, None)
-                seat.token = secrets.token_urlsafe(24)  # the old browser's token stops working
+                seat = self._rejoin(room, rejoin, client)
             else:
-                if len(room.game.seats) >= MAX_SEATS:
-                    raise Denied(429, f"this room is full ({MAX_SEATS} students)")
                 power = data.get("power")
                 seat = room.game.add_seat(data.get("name"), power if isinstance(power, str) else None)
             with self.lock:
-                self.seats[seat.token] = (room.code, seat.id)
-            room._public = None
-            room.bump()
+                self.seats[digest(seat.token)] = (room.code, seat.id)
+            room.changed(seat)
         return room, seat
 
     def seat(self, token: str | None) -> tuple[Room, Seat]:
-        found = self.seats.get(token or "")
+        found = self.seats.get(digest(token)) if isinstance(token, str) and token else None
         room = self.rooms.get(found[0]) if found else None
-        if room is None or found is None or found[1] not in room.game.seats:
+        seat = room.game.seats.get(found[1]) if room is not None and found else None
+        if room is None or seat is None or not same(token, seat.token):
             raise Denied(401, "your seat was not found: join the room again with its code")
-        seat = room.game.seats[found[1]]
         seat.last_seen = time.time()
         return room, seat
 
     def submit(self, room: Room, seat: Seat, data: dict[str, Any]) -> None:
         with room.lock:
+            self._count_write(room, time.time())
+            if seat.id not in room.game.seats:
+                raise Denied(401, "your seat was removed by the teacher")
             room.game.submit(seat, data.get("turn"), data.get("allocation"))
-            room._public = None
-            room.bump()
+            room.changed(seat)
         if room.due(time.time()):
             room.advance()
 
@@ -322,49 +461,51 @@ class Registry:
         """Advance rooms whose timer ran out or whose students have all submitted."""
         now = time.time()
         for room in list(self.rooms.values()):
-            if room.due(now):
+            if room is not None and room.due(now):
                 room.advance()
 
     def _drop_idle(self, now: float) -> None:
         for code, room in list(self.rooms.items()):
-            if now - room.touched > IDLE_SECONDS:
+            if room is not None and now - room.touched > IDLE_SECONDS:
                 del self.rooms[code]
                 self.seats = {t: v for t, v in self.seats.items() if v[0] != code}
+                if self.journal is not None:
+                    self.journal.drop_room(code)
 
 
 # -- HTTP ------------------------------------------------------------------------------------------------------
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "?"
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    declared = request.headers.get("content-length", "0")
-    if not declared.isdigit() or int(declared) > MAX_BODY:
-        raise Denied(413, "request too large")
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise Denied(413, "request too large")
-    try:
-        data = json.loads(raw or b"{}")
-    except ValueError:
-        raise Denied(400, "expected JSON") from None
-    if not isinstance(data, dict):
-        raise Denied(400, "expected a JSON object")
-    return data
-
-
 def _json(data: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(data, status_code=status, headers={"Cache-Control": "no-store"})
+    return SafeJSON(data, status_code=status, headers={"Cache-Control": "no-store"})
 
 
 def _unchanged(request: Request, room: Room) -> bool:
     return request.query_params.get("v") == str(room.version)
 
 
+def open_registry(scenario: Path, save_dir: Path, teacher_key: str | None = None, max_rooms: int = MAX_ROOMS,
+                  journal: Path | None = None) -> tuple[Registry, list[str]]:
+    """The server's rooms: new, or (with a journal) those it held before a restart; and any room it could not resume.
+
+    The teacher key is the one given, else the journal's (the teacher's address stays valid), else new.
+    """
+    book = Journal(journal) if journal is not None else None
+    key = teacher_key or (book.meta("teacher_key") if book else None) or secrets.token_urlsafe(16)
+    if book is not None and book.meta("teacher_key") != key:
+        book.set_meta("teacher_key", key)
+    registry = Registry(resolve_scenario(scenario), save_dir, key, max_rooms, book)
+    return registry, registry.restore()
+
+
 def create_app(scenario: Path, save_dir: Path, teacher_key: str | None = None, max_rooms: int = MAX_ROOMS,
-               tick_seconds: float = 0.5) -> Starlette:
-    """The ASGI app. ``app.state.registry`` holds the rooms; ``app.state.teacher_key`` the key."""
-    registry = Registry(resolve_scenario(scenario), save_dir, teacher_key or secrets.token_urlsafe(16), max_rooms)
+               tick_seconds: float = 0.5, journal: Path | None = None, behind_proxy: bool = False) -> Starlette:
+    """The ASGI app. ``app.state.registry`` holds the rooms; ``app.state.teacher_key`` the key.
+
+    ``journal``: an SQLite file that keeps the rooms across restarts (rooms in it are resumed now);
+    ``behind_proxy``: believe ``X-Forwarded-For`` from a proxy on this computer.
+    """
+    registry, problems = open_registry(scenario, save_dir, teacher_key, max_rooms, journal)
+    for line in problems:
+        print(f"warning: {line}", file=sys.stderr)
 
     async def student_page(request: Request) -> Response:
         return FileResponse(STATIC / "student.html")
@@ -378,11 +519,12 @@ def create_app(scenario: Path, save_dir: Path, teacher_key: str | None = None, m
     async def config(request: Request) -> Response:
         registry.check_teacher(request.headers.get("x-teacher-key"))
         default = registry.scenario.stem
-        return _json({"default": default, "scenarios": list(registry.scenarios()), "timers": list(TIMER_CHOICES)})
+        return _json({"default": default, "scenarios": list(registry.scenarios()), "timers": list(TIMER_CHOICES),
+                      "games": registry.saved_games(), "max_seats": MAX_SEATS})
 
     async def create_room(request: Request) -> Response:
         registry.check_teacher(request.headers.get("x-teacher-key"))
-        options = await _body(request)
+        options = await read_json(request)
         room = await run_in_threadpool(registry.create_room, options)
         return _json({"code": room.code, "token": room.teacher_token})
 
@@ -397,16 +539,15 @@ def create_app(scenario: Path, save_dir: Path, teacher_key: str | None = None, m
     async def teacher_action(request: Request) -> Response:
         room = registry.teacher_room(request.path_params["code"], request.headers.get("x-room-token"))
         action = request.path_params["action"]
-        data = await _body(request)
+        data = await read_json(request)
         if action == "advance":
             await run_in_threadpool(room.advance)
         elif action == "settings":
             await run_in_threadpool(registry.update_settings, room, data)
+        elif action == "remove":
+            await run_in_threadpool(registry.remove_seat, room, data.get("seat"))
         elif action == "end":
-            with room.lock:
-                room.game.end()
-                room._public = None
-                room.bump()
+            await run_in_threadpool(registry.end, room)
         elif action == "save":
             path = await run_in_threadpool(room.game.save)
             return _json({"path": str(path)})
@@ -415,16 +556,17 @@ def create_app(scenario: Path, save_dir: Path, teacher_key: str | None = None, m
         return _json({"version": room.version})
 
     async def lookup(request: Request) -> Response:
-        data = await _body(request)
-        room = registry.find_room(data.get("code"), _client(request))
-        return _json({"code": room.code, "title": room.game.source.title, "assign": room.game.assign,
-                      "over": room.game.over,
-                      "powers": [p for p in powers_legend(room.game.model, room.game.style)
-                                 if p["id"] in room.game.playable]})
+        data = await read_json(request)
+        room = registry.find_room(data.get("code"), client_address(request, behind_proxy))
+        game = room.game
+        return _json({"code": room.code, "title": game.source.title, "assign": game.assign, "over": game.over,
+                      "locked": game.locked,
+                      "powers": [{**p, "full": game.full(p["id"])} for p in powers_legend(game.model, game.style)
+                                 if p["id"] in game.playable]})
 
     async def join(request: Request) -> Response:
-        data = await _body(request)
-        room, seat = await run_in_threadpool(registry.join, data, _client(request))
+        data = await read_json(request)
+        room, seat = await run_in_threadpool(registry.join, data, client_address(request, behind_proxy))
         return _json({"token": seat.token, "code": room.code, "rejoin": seat.rejoin})
 
     def seat_state(request: Request) -> Response:
@@ -436,7 +578,7 @@ def create_app(scenario: Path, save_dir: Path, teacher_key: str | None = None, m
 
     async def submit(request: Request) -> Response:
         room, seat = registry.seat(request.headers.get("x-seat-token"))
-        data = await _body(request)
+        data = await read_json(request)
         await run_in_threadpool(registry.submit, room, seat, data)
         return _json({"version": room.version, "ok": True})
 
@@ -447,6 +589,11 @@ def create_app(scenario: Path, save_dir: Path, teacher_key: str | None = None, m
     async def invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, InputError)
         return _json({"error": exc.message}, 422)
+
+    async def no_route(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        message = {404: "no such page", 405: f"{request.method} is not allowed here"}.get(exc.status_code, exc.detail)
+        return _json({"error": message}, exc.status_code)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
@@ -473,36 +620,28 @@ def create_app(scenario: Path, save_dir: Path, teacher_key: str | None = None, m
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)], lifespan=lifespan,
-                    exception_handlers={Denied: denied, InputError: invalid})
+                    exception_handlers={Denied: denied, InputError: invalid, HTTPException: no_route})
     app.state.registry = registry
     app.state.teacher_key = registry.teacher_key
     return app
 
 
-class SecurityHeaders(BaseHTTPMiddleware):
-    """No framing, no sniffing, no referrer (the teacher's URL holds a key), nothing loaded from elsewhere."""
+def serve(scenario: Path, host: str, port: int, save_dir: Path, teacher_key: str | None = None,
+          journal: Path | None = None, behind_proxy: bool = False) -> None:
+    """Run the server until Ctrl-C (uvicorn), printing the teacher's and the students' addresses.
 
-    async def dispatch(self, request: Request, call_next):  # type: ignore[no-untyped-def]
-        response = await call_next(request)
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["X-Frame-Options"] = "DENY"
-        return response
-
-
-def is_loopback(host: str) -> bool:
-    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
-
-
-def serve(scenario: Path, host: str, port: int, save_dir: Path, teacher_key: str | None = None) -> None:
-    """Run the server until Ctrl-C (uvicorn), printing the teacher's and the students' addresses."""
+    uvicorn's own proxy-header handling is off: the app decides whom to believe (:func:`client_address`).
+    """
     import uvicorn
 
-    app = create_app(scenario, save_dir, teacher_key)
+    app = create_app(scenario, save_dir, teacher_key, journal=journal, behind_proxy=behind_proxy)
+    registry: Registry = app.state.registry
     shown = f"[{host}]" if ":" in host else host
-    print(f"classroom game on {shown}:{port}, starting scenario {app.state.registry.scenario.stem}; "
+    print(f"classroom game on {shown}:{port}, starting scenario {registry.scenario.stem}; "
           f"games are saved in {Path(save_dir).resolve()}")
+    if journal is not None:
+        resumed = f"; resumed {len(registry.rooms)} room(s): {', '.join(registry.rooms)}" if registry.rooms else ""
+        print(f"  rooms are journalled in {Path(journal).resolve()}{resumed}")
     print(f"  teacher (keep this address to yourself): http://{shown}:{port}/teacher#key={app.state.teacher_key}")
     print(f"  students: http://{shown}:{port}/   (Ctrl-C stops the server)", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)

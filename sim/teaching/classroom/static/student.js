@@ -48,8 +48,8 @@
   function showChoices(powers) {
     $("power-options").replaceChildren(...powers.map((p, k) => C.el("label", { class: "inline" }, [
       C.el("input", Object.assign({ type: "radio", name: "power", value: p.id, id: "power-" + p.id },
-        k === 0 ? { required: "required" } : {})),
-      C.swatch(p.color), p.name,
+        k === 0 ? { required: "required" } : {}, p.full ? { disabled: "disabled" } : {})),
+      C.swatch(p.color), p.name + (p.full ? " (team full)" : ""),
     ])));
     $("power-choice").hidden = false;
   }
@@ -61,8 +61,12 @@
       render(view);
       startPlay(true);
     } catch (err) {
-      localStorage.removeItem("classroom-seat");
-      token = "";
+      if (err.status === 401) {  // the seat is gone; a server being restarted keeps it (no status)
+        localStorage.removeItem("classroom-seat");
+        token = "";
+      } else {
+        startPlay();
+      }
     }
   }
 

@@ -29,6 +29,7 @@
       $("scenario").value = config.default;
       fillTimers($("timer"), config.timers, 0);
       fillTimers($("next-timer"), config.timers, 0);
+      $("resume").append(...config.games.map((g) => C.el("option", { value: g, text: g })));
       if (room) showRoom(); else $("setup").hidden = false;
     } catch (err) {
       $("key-error").textContent = err.message + ". Open the teacher's address that `sim classroom` printed.";
@@ -43,6 +44,7 @@
       const made = await C.api("/api/rooms", { method: "POST", headers: { "X-Teacher-Key": key }, body: {
         scenario: $("scenario").value, turn_quarters: parseInt($("turn-length").value, 10),
         timer: parseInt($("timer").value, 10), assign: $("assign").checked, auto: $("auto").checked,
+        team_cap: parseInt($("team-cap").value, 10) || 0, resume: $("resume").value || undefined,
       } });
       room = { code: made.code, token: made.token };
       sessionStorage.setItem("classroom-room", JSON.stringify(room));
@@ -84,12 +86,13 @@
     const saved = await action("save");
     if (saved) $("saved").textContent = "Saved: " + saved.path;
   });
-  for (const id of ["next-length", "next-timer", "next-auto"]) {
+  for (const id of ["next-length", "next-timer", "next-auto", "next-cap"]) {
     $(id).addEventListener("change", () => action("settings", {
       turn_quarters: parseInt($("next-length").value, 10), timer: parseInt($("next-timer").value, 10),
-      auto: $("next-auto").checked,
+      auto: $("next-auto").checked, team_cap: parseInt($("next-cap").value, 10) || 0,
     }));
   }
+  $("locked").addEventListener("change", () => action("settings", { locked: $("locked").checked }));
 
   let polling = false;
   async function poll() {
@@ -101,7 +104,8 @@
     } catch (err) {
       if (err.status === 403) {
         sessionStorage.removeItem("classroom-room");
-        $("room-error").textContent = "This room is gone (the server was restarted?). Reload to create a new one.";
+        $("room-error").textContent = "This room is gone (idle for 12 hours, or the server was started without " +
+          "its journal). Reload to create a new one.";
       }
     } finally {
       polling = false;
@@ -146,6 +150,8 @@
     if (active !== $("next-length")) $("next-length").value = String(settings.turn_quarters);
     if (active !== $("next-timer")) $("next-timer").value = String(settings.timer);
     if (active !== $("next-auto")) $("next-auto").checked = settings.auto;
+    if (active !== $("next-cap")) $("next-cap").value = String(settings.team_cap);
+    if (active !== $("locked")) $("locked").checked = settings.locked;
   }
 
   function renderSeats(view) {
@@ -155,10 +161,22 @@
       C.el("td", { class: "nowrap" }, [C.swatch(colors[s.power]), s.power_name]),
       C.el("td", { class: s.submitted ? "ok" : "", text: s.submitted ? "submitted" : "not yet" }),
       C.el("td", { text: s.connected ? "online" : "away" }),
+      C.el("td", {}, [removeButton(s)]),
     ])));
     $("teams").replaceChildren(...view.powers.filter((p) => p.playable).map((p) =>
       C.el("li", {}, [C.swatch(p.color), p.name + ": " + (p.students ? p.students + " student" +
         (p.students === 1 ? "" : "s") : "played by the model")])));
+  }
+
+  function removeButton(seat) {
+    const button = C.el("button", { type: "button", class: "secondary", text: "Remove",
+      "aria-label": "Remove " + seat.name + " (" + seat.power_name + ")" });
+    button.addEventListener("click", () => {
+      if (window.confirm("Remove " + seat.name + " from the game? Their seat and rejoin code stop working.")) {
+        action("remove", { seat: seat.id });
+      }
+    });
+    return button;
   }
 
   setup();
