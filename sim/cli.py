@@ -2,15 +2,21 @@
 ``sim sensitivity``, ``sim discover`` and more (``sim --help``).
 
 Thin by design: it parses arguments and calls library functions. Input errors are printed as
-one clear line (file, line, key, what was expected) without a traceback, exit status 2.
+one clear line (file, line, key, what was expected) without a traceback, exit status 2; what the
+system refuses (a full disk, a folder where a file should be, no permission) is one line naming
+the file, exit status 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 from sim import __version__
 from sim.errors import InputError
@@ -20,7 +26,10 @@ DEFAULT_RESULTS = Path("results")
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a bad option (already said in one line)
+        return done.code if isinstance(done.code, int) else 2
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
@@ -32,21 +41,85 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; results already written are kept", file=sys.stderr)
         return 130
+    except OSError as err:
+        print(f"error: {os_error(err)}", file=sys.stderr)
+        return 1
+
+
+def os_error(err: OSError) -> str:
+    """One line for what the system refused: the file, then why, and what to do about a full disk."""
+    from sim.atomic import FULL
+
+    file = err.filename2 or err.filename
+    where = f"{file}: " if file else ""
+    if err.errno in FULL:
+        why = "" if err.errno == errno.ENOSPC else f" ({err.strerror})"  # a quota, or a file size limit
+        return (f"{where}no space left on the device{why}; nothing half-written is kept: free some space and run "
+                "the command again")
+    if "No usable temporary directory" in str(err):  # tempfile could write none of them: a full disk, as a rule
+        return ("no temporary folder takes any more data (/tmp and the others tempfile tries): is the disk full? Free "
+                "some space and run the command again")
+    if isinstance(err, IsADirectoryError):
+        return f"{where}expected a file, found a folder"
+    if isinstance(err, NotADirectoryError):
+        return f"{where}expected a folder, found a file on its path"
+    return where + " ".join(str(err.strerror or err).split())
+
+
+def _count(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (replications, workers, resamples)."""
+    from sim.errors import at_least_one
+
+    try:
+        return at_least_one(int(text) if text.strip().lstrip("+-").isdigit() else text, "")
+    except InputError as err:
+        raise argparse.ArgumentTypeError(err.message) from None
+
+
+def _folder(text: str) -> Path:
+    """An argparse type for a folder to write into (``--results``, ``--out``): a file in the way is refused at once."""
+    from sim.atomic import file_in_the_way
+
+    why = file_in_the_way(text)
+    if why:
+        raise argparse.ArgumentTypeError(f"expected a folder to write into, but {why}")
+    return Path(text)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one line like every other error of the command line (and the same status)."""
+
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+        self.exit(2, f"error: {self.prog}: {message} (`{self.prog} --help` lists the options)\n")
+
+
+@contextlib.contextmanager
+def _removed_if_failed(folder: Path | None) -> Iterator[None]:
+    """An output folder this command makes is removed again if the command fails before writing into it."""
+    existed = folder is None or folder.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed and folder is not None:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if empty: nothing written is ever removed
+        raise
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sim", description="Great-power influence in Central Asia: scenarios, "
-                                     "batch runs and parameters with their sources.")
+    parser = _Parser(prog="sim", description="Great-power influence in Central Asia: scenarios, batch runs and "
+                                             "parameters with their sources.")
     parser.add_argument("--version", action="version", version=f"sim {__version__}")
-    sub = parser.add_subparsers(dest="command")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     run = sub.add_parser("run", help="run a scenario's experiment (design x replications) and store the results")
     run.add_argument("scenario", help="a scenario file, or the name of a library scenario (see `sim scenarios`)")
-    run.add_argument("--replications", "-r", type=int, help="override the scenario's number of replications")
-    run.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results root folder (default: results/)")
+    run.add_argument("--replications", "-r", type=_count, help="override the scenario's number of replications")
+    run.add_argument("--results", type=_folder, default=DEFAULT_RESULTS,
+                     help="results root folder (default: results/)")
     run.add_argument("--executor", choices=("serial", "processes", "dask"), default="processes",
                      help="where runs execute (default: local processes)")
-    run.add_argument("--workers", "-w", type=int,
+    run.add_argument("--workers", "-w", type=_count,
                      help="worker processes, or the batched engine's threads (default: all cores)")
     run.add_argument("--engine", choices=("auto", "agents", "batched"),
                      help="agents: the Mesa model run by run; batched: many runs as one compiled program, same "
@@ -61,15 +134,17 @@ def _parser() -> argparse.ArgumentParser:
     charts.add_argument("folder", type=Path, help="an experiment folder, e.g. results/baseline/latest")
     charts.add_argument("--quarter", help="quarter of the channel breakdown and the map, e.g. 2023Q4 "
                                           "(default: the last)")
+    charts.add_argument("--partial", action="store_true",
+                        help="draw an incomplete experiment from its finished runs (refused otherwise)")
     charts.set_defaults(func=cmd_charts)
 
     compare = sub.add_parser("compare", help="compare scenarios side by side in one HTML report")
     compare.add_argument("inputs", nargs="+", help="scenario files, library names or experiment folders (the first "
                                                     "is the reference)")
-    compare.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results root folder")
-    compare.add_argument("--out", type=Path, help="report folder (default: results/compare/A-vs-B)")
-    compare.add_argument("--replications", "-r", type=int, help="replications for scenarios that must be run")
-    compare.add_argument("--workers", "-w", type=int, help="worker processes for runs (default: all cores)")
+    compare.add_argument("--results", type=_folder, default=DEFAULT_RESULTS, help="results root folder")
+    compare.add_argument("--out", type=_folder, help="report folder (default: results/compare/A-vs-B)")
+    compare.add_argument("--replications", "-r", type=_count, help="replications for scenarios that must be run")
+    compare.add_argument("--workers", "-w", type=_count, help="worker processes for runs (default: all cores)")
     compare.add_argument("--quiet", "-q", action="store_true")
     compare.set_defaults(func=cmd_compare)
 
@@ -79,8 +154,12 @@ def _parser() -> argparse.ArgumentParser:
     sensitivity.add_argument("--outcome", action="append", metavar="EXPR",
                              help="analyse this outcome instead of the scenario's `outcomes:` (repeatable; it must "
                                   "have been recorded)")
-    sensitivity.add_argument("--out", type=Path, help="report folder (default: FOLDER/sensitivity)")
-    sensitivity.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for the 95%% CIs")
+    sensitivity.add_argument("--out", type=_folder, help="report folder (default: FOLDER/sensitivity)")
+    sensitivity.add_argument("--resamples", type=_count, default=1000,
+                             help="bootstrap resamples for the 95%% CIs (default 1000)")
+    sensitivity.add_argument("--partial", action="store_true",
+                             help="analyse an incomplete experiment whose every design point has a finished run "
+                                  "(refused otherwise)")
     sensitivity.set_defaults(func=cmd_sensitivity)
 
     discover = sub.add_parser("discover", help="scenario discovery (PRIM): which parameter ranges make a condition "
@@ -94,7 +173,7 @@ def _parser() -> argparse.ArgumentParser:
     discover.add_argument("--min-share", type=float, default=0.5,
                           help="a design point counts when the condition holds in at least this share of its "
                                "replications (default 0.5)")
-    discover.add_argument("--out", type=Path, help="report folder (default: FOLDER/discovery/CONDITION)")
+    discover.add_argument("--out", type=_folder, help="report folder (default: FOLDER/discovery/CONDITION)")
     discover.set_defaults(func=cmd_discover)
 
     app = sub.add_parser("app", help="start the teaching dashboard in the browser")
@@ -117,6 +196,11 @@ def _parser() -> argparse.ArgumentParser:
     classroom.add_argument("--save-dir", type=Path,
                            help="where games are saved as scenario files (default: ./classroom-games for a library "
                                 "scenario, the scenario's own folder for a file)")
+    classroom.add_argument("--journal", type=Path,
+                           help="SQLite file that keeps the rooms, so a restarted server resumes them "
+                                "(default: results/classroom/rooms-PORT.sqlite)")
+    classroom.add_argument("--behind-proxy", action="store_true",
+                           help="believe X-Forwarded-For from a reverse proxy on this computer (else never)")
     classroom.set_defaults(func=cmd_classroom)
 
     schema = sub.add_parser("schema", help="print the JSON Schema of scenario files")
@@ -126,6 +210,8 @@ def _parser() -> argparse.ArgumentParser:
     params.add_argument("name", nargs="?", help="a parameter path, or a prefix such as powers.china")
     params.add_argument("--scenario", help="show values as a scenario (a file or a library name) sets them")
     params.add_argument("--teachable", action="store_true", help="only parameters marked as teachable")
+    params.add_argument("--as-of", type=int, metavar="YEAR",
+                        help="list each parameter's dated sources and flag those informed only after YEAR")
     params.set_defaults(func=cmd_params)
 
     validate = sub.add_parser("validate", help="check scenario files without running them")
@@ -134,7 +220,7 @@ def _parser() -> argparse.ArgumentParser:
 
     patterns = sub.add_parser("patterns", help="check the seven baseline patterns across replications")
     patterns.add_argument("scenario", nargs="?", default="baseline", help="a file or library name (default: baseline)")
-    patterns.add_argument("--replications", "-r", type=int, default=20)
+    patterns.add_argument("--replications", "-r", type=_count, default=20)
     patterns.set_defaults(func=cmd_patterns)
 
     scenarios = sub.add_parser("scenarios", help="list the scenario library shipped with the package")
@@ -148,28 +234,38 @@ def _parser() -> argparse.ArgumentParser:
 
     calibrate = sub.add_parser("calibrate", help="fit the parameters marked `calibrate: true` to public targets")
     calibrate.add_argument("targets", type=Path, help="a targets file, e.g. calibration/targets.yaml")
-    calibrate.add_argument("--scenario", type=Path, default=Path("scenarios/baseline.yaml"),
-                           help="the scenario to run (default: scenarios/baseline.yaml)")
+    calibrate.add_argument("--scenario", default="baseline",
+                           help="the scenario to run: a file or a library name (default: baseline)")
     calibrate.add_argument("--parameters", nargs="+", metavar="PATTERN",
                            help="only the calibratable parameters matching these globs, e.g. 'model.demand.*'")
     calibrate.add_argument("--seed", type=int, default=0, help="the optimiser's seed (default 0)")
-    calibrate.add_argument("--replications", "-r", type=int, default=4,
+    calibrate.add_argument("--replications", "-r", type=_count, default=4,
                            help="replications per evaluation (default 4)")
     budget = calibrate.add_mutually_exclusive_group()
     budget.add_argument("--max-evaluations", type=int, metavar="N", help="stop after N model evaluations")
     budget.add_argument("--maxiter", type=int, metavar="N",
                         help="generations of differential evolution (iterations of a local method)")
-    calibrate.add_argument("--method", choices=("de-powell", "differential_evolution", "powell", "nelder-mead"),
+    calibrate.add_argument("--method", choices=("de-powell", "differential_evolution", "powell", "nelder-mead",
+                                                "abc"),
                            default="powell",
                            help="the optimiser (default: Powell's method from the documented values; de-powell "
-                                "adds a differential-evolution stage before it)")
-    calibrate.add_argument("--prior-weight", type=float, default=1.0,
-                           help="weight of the pull towards the documented values (default 1; 0 for none)")
+                                "adds a differential-evolution stage before it); abc: a Bayesian calibration "
+                                "(ABC-SMC), a posterior instead of one value per parameter")
+    calibrate.add_argument("--prior-weight", type=float, default=None,
+                           help="weight of the pull towards the documented values (default 1 for the optimisers, "
+                                "0 (uniform priors) for abc)")
+    calibrate.add_argument("--population", type=_count, help="abc: particles per generation (default 500)")
+    calibrate.add_argument("--generations", type=_count, help="abc: at most this many generations (default 30)")
+    calibrate.add_argument("--resume", metavar="ID", help="abc: continue the calibration results/calibration/ID")
     calibrate.add_argument("--no-patterns", dest="patterns", action="store_false",
-                           help="do not keep the brief's seven patterns as a filter")
+                           help="do not check the brief's seven patterns")
+    calibrate.add_argument("--loose", dest="strict", action="store_false",
+                           help="not as of 2019: keep the patterns (some describe 2020-2023) as a filter in the "
+                                "objective and let every documented value, whatever its date, centre the prior")
     calibrate.add_argument("--pattern-weight", type=float, default=1.0,
                            help="weight of the penalty for failing patterns (default 1)")
-    calibrate.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results root folder")
+    calibrate.add_argument("--results", type=_folder, default=DEFAULT_RESULTS,
+                           help="results root folder")
     calibrate.add_argument("--apply", action="store_true",
                            help="write the fitted values into sim/data/*.yaml as the shipped defaults")
     calibrate.add_argument("--quiet", "-q", action="store_true", help="no progress output")
@@ -195,8 +291,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     scenario = load_scenario(resolve_scenario(args.scenario))
     for warning in scenario.warnings:
         print(f"warning: {args.scenario}: {warning}", file=sys.stderr)
-    if args.workers is not None and args.workers < 1:
-        raise InputError(f"expected at least 1 worker, found {args.workers}", key="--workers")
     if not args.quiet:
         _say_if_compiling()
     try:
@@ -207,6 +301,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"error: {full}; finished runs are kept. Free some space, then resume with: sim run {args.scenario} "
               f"--resume {full.folder.name}", file=sys.stderr)
         return 1
+    if result.already_complete:
+        print(f"{scenario.name}: experiment {result.folder.name} is already complete ({result.ok} of {result.runs} "
+              f"runs); nothing to resume")
+        print(f"results: {result.folder} (complete)")
+        return 0
     print(f"{scenario.name}: {result.ok} of {result.runs} runs ok, {result.failed} failed, "
           f"{result.seconds:.1f} s {result.where}".rstrip())
     print(f"results: {result.folder} ({result.status})")
@@ -261,16 +360,18 @@ def cmd_charts(args: argparse.Namespace) -> int:
             args.quarter = format_quarter(parse_quarter(args.quarter))
         except ValueError as err:
             raise InputError(str(err), key="--quarter") from None
-    made = remake_charts(args.folder, args.quarter)
-    print(f"{len(made)} chart files written to {args.folder}")
+    made = remake_charts(args.folder, args.quarter, partial=args.partial)
+    print(f"{len(made.files)} chart files written to {args.folder}, drawn from {made.used} of {made.total} runs"
+          + ("" if made.used == made.total else " (--partial: an incomplete experiment)"))
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from sim.analysis.compare import compare
 
-    report = compare(args.inputs, results=args.results, out=args.out, workers=args.workers,
-                     replications=args.replications, progress=not args.quiet)
+    with _removed_if_failed(args.out):
+        report = compare(args.inputs, results=args.results, out=args.out, workers=args.workers,
+                         replications=args.replications, progress=not args.quiet)
     print(f"report: {report}")
     print(f"charts: {report.parent}/overlay.png, differences.png, share-differences.png, map.png (and .svg); "
           "numbers: differences.csv")
@@ -279,7 +380,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     analysis = _analysis_extra("sensitivity")
-    result = analysis.sensitivity(args.folder, outcomes=args.outcome, out=args.out, resamples=args.resamples)
+    with _removed_if_failed(args.out):
+        result = analysis.sensitivity(args.folder, outcomes=args.outcome, out=args.out, resamples=args.resamples,
+                                      partial=args.partial)
+    used, total = result.runs or (0, 0)
+    print(f"drawn from {used} of {total} runs" + ("" if used == total else " (--partial: an incomplete experiment)"))
     for name, verdict in result.verdicts.items():
         print(f"{'ok' if verdict.holds else 'too wide'}: {name}: {verdict.sentence}")
     for name, why in result.skipped.items():
@@ -290,7 +395,8 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 
 def cmd_discover(args: argparse.Namespace) -> int:
     analysis = _analysis_extra("discovery")
-    found = analysis.discover(args.folder, args.where, out=args.out, box=args.box, min_share=args.min_share)
+    with _removed_if_failed(args.out):
+        found = analysis.discover(args.folder, args.where, out=args.out, box=args.box, min_share=args.min_share)
     stats = found.boxes.stats
     print(f"box {found.boxes.chosen}: coverage {stats['coverage']:.2f}, density {stats['density']:.2f}, "
           f"{int(stats['res_dim'])} parameter(s) restricted")
@@ -354,7 +460,8 @@ def cmd_classroom(args: argparse.Namespace) -> int:
     if not is_loopback(args.host):
         print(f"warning: listening on {args.host}: anyone on this network can open the student page and join a room "
               "with its code. Use it on a classroom network only, and stop the server after class.", file=sys.stderr)
-    serve(path, args.host, args.port, save_dir)
+    journal = args.journal or DEFAULT_RESULTS / "classroom" / f"rooms-{args.port}.sqlite"
+    serve(path, args.host, args.port, save_dir, journal=journal, behind_proxy=args.behind_proxy)
     return 0
 
 
@@ -382,6 +489,11 @@ def cmd_params(args: argparse.Namespace) -> int:
         chosen = [p for p in chosen if p.teachable]
     if not chosen:
         raise InputError("no parameter by that name or prefix", key=args.name, suggestion=params.suggest(args.name))
+    if args.as_of is not None:
+        from sim.model.provenance import as_of_table, check_year
+
+        print(as_of_table(chosen, check_year(args.as_of, "--as-of")))
+        return 0
     print(parameter_table(chosen))
     return 0
 
@@ -398,6 +510,8 @@ def explain(p) -> str:  # type: ignore[no-untyped-def]
     label = "source: " if p.source else "assumption: "
     body = p.source or p.assumption or ""
     lines.append(textwrap.fill(body, width=96, initial_indent=f"  {label}", subsequent_indent="    "))
+    if getattr(p, "as_of", ()):
+        lines.append("  as of:  " + "; ".join(map(str, p.as_of)))
     if p.description:
         lines.append(textwrap.fill(p.description, width=96, initial_indent="  about:  ", subsequent_indent="    "))
     lines.append(f"  file:   {Path(p.file).name if p.file else '?'}" + (f", line {p.line}" if p.line else ""))
@@ -493,14 +607,31 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from sim.analysis.calibrate import CalibrationFailed, Options, apply_fitted, calibrate, calibration_note
+    from sim.analysis.calibrate import (
+        DEFAULT_PRIOR_WEIGHT,
+        CalibrationFailed,
+        Options,
+        apply_fitted,
+        calibrate,
+        calibration_note,
+    )
+    from sim.scenario.library import resolve_scenario
 
+    if args.method == "abc":
+        try:
+            from sim.analysis.abc import run_from_cli
+        except ImportError:
+            raise InputError("--method abc needs pyabc, in the optional extra: "
+                             "pip install 'ca-influence-sim[analysis]'",
+                             key="--method") from None
+        return run_from_cli(args, resolve_scenario(args.scenario))
+    weight = DEFAULT_PRIOR_WEIGHT if args.prior_weight is None else args.prior_weight
     options = Options(seed=args.seed, replications=args.replications, method=args.method, maxiter=args.maxiter,
-                      max_evaluations=args.max_evaluations, prior_weight=args.prior_weight, patterns=args.patterns,
-                      pattern_weight=args.pattern_weight)
+                      max_evaluations=args.max_evaluations, prior_weight=weight, patterns=args.patterns,
+                      pattern_weight=args.pattern_weight, strict=args.strict)
     try:
-        result = calibrate(args.targets, args.scenario, args.parameters, options, results=args.results,
-                           progress=not args.quiet)
+        result = calibrate(args.targets, resolve_scenario(args.scenario), args.parameters, options,
+                           results=args.results, progress=not args.quiet)
     except CalibrationFailed as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -25,7 +25,7 @@ FIRST, LAST = 2015, 2019
 
 
 def order_shares(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per state: TIV of the deals ordered in FIRST-LAST by supplier group, its shares among the four and of the total."""
+    """Per state: TIV of the deals ordered in FIRST-LAST by supplier group; shares among the four and of the total."""
     deals = central_asia(frame)
     deals = deals[pd.to_numeric(deals["Order date"], errors="coerce").between(FIRST, LAST)]
     rows = []

@@ -30,8 +30,11 @@ The patterns as a filter
     patterns all of it) and adds ``pattern_weight`` times the sum of squared negative pattern
     margins (:mod:`sim.analysis.patterns`: a margin is the smallest scaled slack of a pattern's
     conditions) to the objective, so the search is steered towards parameter sets on which
-    they hold; the result is the best point on which all seven hold (the best point overall,
-    flagged, if none does). The report lists each pattern's margin before and after.
+    they hold; the result is the best point on which they hold (the best point overall,
+    flagged, if none does). A loose fit (``--loose``) filters on all seven. A strict fit (as of
+    2019, the default) filters only on the patterns known by 2019 (:data:`TIMELESS_PATTERNS`:
+    6 and 7 describe no particular year); patterns 1-5 describe 2020-2023 and are validation,
+    checked before and after. The report lists each pattern's margin before and after.
 
 The optimiser
     :func:`scipy.optimize.differential_evolution` by default (``polish=False``, seeded, bounded
@@ -85,6 +88,8 @@ from sim.scenario.load import Scenario, load_scenario
 DEFAULT_SCENARIO = Path("scenarios/baseline.yaml")
 DEFAULT_REPLICATIONS = 4
 METHODS = ("de-powell", "differential_evolution", "powell", "nelder-mead")
+#: The Bayesian calibration (ABC-SMC, :mod:`sim.analysis.abc`): a posterior instead of one fitted point.
+ABC_METHOD = "abc"
 #: Differential evolution: population size per free parameter, and generations.
 DEFAULT_POPSIZE = 6
 DEFAULT_MAXITER = 12
@@ -104,6 +109,11 @@ PRIOR_SPREAD = 0.25
 DEFAULT_PRIOR_WEIGHT = 1.0
 #: Weight of the squared negative pattern margins in the objective.
 DEFAULT_PATTERN_WEIGHT = 1.0
+#: The brief's patterns that describe no particular year, known by 2019: 6, no state becomes a pure client
+#: (CACI Analyst, 22 Oct 2019: elites balance between powers); 7, Turkmenistan takes up the fewest security
+#: offers (its neutrality, UN resolution 50/80 of 1995). A strict fit keeps these as a filter; patterns 1-5
+#: describe 2020-2023 and are validation there.
+TIMELESS_PATTERNS = (6, 7)
 
 
 class CalibrationFailed(Exception):
@@ -338,13 +348,14 @@ class Evaluator:
 
     def __init__(self, scenario: Scenario, targets: Targets, free: Sequence[Free], replications: int,
                  prior_weight: float = 0.0, pattern_weight: float | None = None,
-                 unanchored: Sequence[str] = ()) -> None:
+                 unanchored: Sequence[str] = (), filter_patterns: Sequence[int] | None = None) -> None:
         self.scenario, self.targets, self.free = scenario, targets, list(free)
         self.seeds = replication_seeds(scenario.seed, replications)
         self.fit_steps = steps_needed(scenario, targets.fit)
         self.calls = 0
         self.pattern_weight = pattern_weight  # None: the patterns are not checked
         self.last_patterns: list[PatternResult] | None = None
+        self.filter_patterns = filter_patterns  # the patterns the filter counts (None: all seven)
         self.prior_weight = prior_weight
         self.x0 = np.array([f.encode(f.old) for f in self.free])
         self.spread = np.array([PRIOR_SPREAD * (f.bounds[1] - f.bounds[0]) or 1.0 for f in self.free])
@@ -417,13 +428,19 @@ class Evaluator:
         """What the search minimises: the data loss, the weighted prior and the weighted pattern penalty."""
         value = self.data_loss(x) + self.prior_weight * self.prior(x)
         if self.pattern_weight is not None and self.last_patterns is not None:
-            value += self.pattern_weight * pattern_penalty(self.last_patterns)
+            value += self.pattern_weight * pattern_penalty(self.filtering(self.last_patterns))
         return value
 
     @property
     def feasible(self) -> bool:
         """Whether the last evaluated point keeps every pattern (True when patterns are not checked)."""
-        return self.pattern_weight is None or bool(self.last_patterns and all(r.passed for r in self.last_patterns))
+        return self.pattern_weight is None or bool(self.last_patterns
+                                                   and all(r.passed for r in self.filtering(self.last_patterns)))
+
+    def filtering(self, results: Sequence[PatternResult]) -> list[PatternResult]:
+        """The patterns the filter counts among ``results``."""
+        chosen = self.filter_patterns
+        return [r for r in results if chosen is None or r.number in chosen]
 
     def patterns(self, x: Sequence[float]) -> list[PatternResult]:
         """The brief's seven patterns on full runs of the scenario with the candidate's values."""
@@ -540,6 +557,9 @@ class Options:
     as_of: int = FIT_LAST_YEAR
 
     def check(self) -> None:
+        if self.method == ABC_METHOD:  # the Bayesian calibration has its own entry point, result and report
+            raise InputError("the Bayesian calibration runs with sim.analysis.abc.calibrate_abc (from the command "
+                             "line: sim calibrate --method abc)", key="--method")
         if self.method not in METHODS:
             raise InputError(f"expected one of {', '.join(METHODS)}, found {self.method!r}", key="--method",
                              suggestion=closest(self.method, METHODS))
@@ -659,55 +679,15 @@ def calibrate(targets: str | Path, scenario: str | Path | Scenario = DEFAULT_SCE
               patterns: Sequence[str] | None = None, options: Options | None = None,
               results: str | Path = "results", progress: bool = True) -> Calibration:
     """Fit the calibratable parameters to the fit targets and write the report folder."""
-    options = options or Options()
-    options.check()
-    scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    checked = load_targets(targets, scenario.parameters)
-    if not checked.fit:
-        raise InputError("no `use: fit` target in the file; nothing to calibrate against", file=checked.path)
-    if sum(t.weight for t in checked.fit) <= 0:
-        raise InputError("every fit target has weight 0", file=checked.path)
-    warnings = [*check_coverage(scenario, checked)]
-    free = select_parameters(scenario.parameters, patterns)
-    warnings += _overridden(scenario, free)
-
-    if options.patterns and not covers_period(scenario.start, parse_quarter(scenario.end_label)):
-        options = replace(options, patterns=False)
-        warnings.append(f"the brief's patterns were not checked: they need the period {PERIOD[0]}-{PERIOD[1]}, "
-                        f"the scenario runs {scenario.start_label}-{scenario.end_label}")
-    unanchored = _unanchored(scenario, free, options)
-    # a strict fit checks the patterns before and after, as validation; a loose one keeps them as a filter
-    evaluator = Evaluator(scenario, checked, free, options.replications, options.prior_weight,
-                          options.pattern_weight if options.patterns and not options.strict else None, unanchored)
+    scenario, checked, free, warnings, options, evaluator = _prepare(targets, scenario, patterns, options or Options())
     x0 = evaluator.x0
     with _model_errors("before the search"):
         before = evaluator.simulate({}, checked.targets)
         patterns_before = evaluator.patterns(x0) if options.patterns else []
     clock = time.perf_counter()
-    bar = Progress(options.planned(len(free)), progress)
-    objective = _Objective(evaluator, bar, options.max_evaluations)
-    status, message, reverted = "complete", "", []
     with _model_errors("during the search"):
-        try:
-            result = _search(objective, x0, free, options)
-            message = str(getattr(result, "message", ""))
-        except KeyboardInterrupt:
-            status, message = "interrupted", "stopped by Ctrl-C; the best point so far is reported"
-            if objective.best_any_x is None:
-                raise
-        except _BudgetSpent:
-            status, message = "budget", f"stopped after the evaluation budget of {options.max_evaluations}"
-        finally:
-            bar.close()
-        best, best_loss = objective.result(x0)
-        if status != "interrupted":
-            best, reverted, interrupted = _revert_uninformed(evaluator, free, best, best_loss, x0)
-            if interrupted:
-                status, message = "interrupted", "stopped by Ctrl-C while reverting uninformed parameters"
+        best, status, message, reverted = _search_and_revert(evaluator, free, options, progress)
         patterns_after = evaluator.patterns(best) if options.patterns else []
-        if options.patterns and not options.strict and not objective.found_feasible:
-            note = "no point the search visited keeps all seven patterns; the best point overall is reported"
-            message = f"{message}; {note}" if message else note
     seconds = time.perf_counter() - clock
     fitted = evaluator.overrides(best)
     with _model_errors("with the fitted values"):
@@ -724,7 +704,7 @@ def calibrate(targets: str | Path, scenario: str | Path | Scenario = DEFAULT_SCE
         evaluations=evaluator.calls, seconds=seconds, message=message, warnings=warnings,
         created=datetime.now(UTC).isoformat(timespec="seconds"), reverted=reverted,
         patterns_before=patterns_before, patterns_after=patterns_after, prior_after=evaluator.prior(best),
-        unanchored=list(unanchored), skill=skill,
+        unanchored=[f.path for f, on in zip(free, evaluator.anchored, strict=True) if not on], skill=skill,
     )
     calibration.folder = write_results(calibration, Path(results) / "calibration")
     return calibration
@@ -742,6 +722,63 @@ def _unanchored(scenario: Scenario, free: Sequence[Free], options: Options) -> l
 
     late = {p.path for p in informed_only_after((scenario.parameters.get(f.path) for f in free), options.as_of)}
     return [f.path for f in free if f.path in late]
+
+
+def _prepare(targets: str | Path, scenario: str | Path | Scenario, patterns: Sequence[str] | None,
+             options: Options) -> tuple[Scenario, Targets, list[Free], list[str], Options, Evaluator]:
+    """Check the options, scenario and targets, choose the free parameters and build the evaluator."""
+    options.check()
+    scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    checked = load_targets(targets, scenario.parameters)
+    if not checked.fit:
+        raise InputError("no `use: fit` target in the file; nothing to calibrate against", file=checked.path)
+    if sum(t.weight for t in checked.fit) <= 0:
+        raise InputError("every fit target has weight 0", file=checked.path)
+    warnings = [*check_coverage(scenario, checked)]
+    free = select_parameters(scenario.parameters, patterns)
+    warnings += _overridden(scenario, free)
+    if options.patterns and not covers_period(scenario.start, parse_quarter(scenario.end_label)):
+        options = replace(options, patterns=False)
+        warnings.append(f"the brief's patterns were not checked: they need the period {PERIOD[0]}-{PERIOD[1]}, "
+                        f"the scenario runs {scenario.start_label}-{scenario.end_label}")
+    # a loose fit keeps all seven patterns as a filter; a strict one only those known by its date (the others,
+    # describing 2020-2023, are validation: checked before and after)
+    filtering = options.patterns and (not options.strict or bool(TIMELESS_PATTERNS))
+    evaluator = Evaluator(scenario, checked, free, options.replications, options.prior_weight,
+                          options.pattern_weight if filtering else None, _unanchored(scenario, free, options),
+                          TIMELESS_PATTERNS if options.strict else None)
+    return scenario, checked, free, warnings, options, evaluator
+
+
+def _search_and_revert(evaluator: Evaluator, free: Sequence[Free], options: Options,
+                       progress: bool) -> tuple[np.ndarray, str, str, list[str]]:
+    """The search, then putting back what the targets do not inform: (best point, status, message, reverted)."""
+    x0 = evaluator.x0
+    bar = Progress(options.planned(len(free)), progress)
+    objective = _Objective(evaluator, bar, options.max_evaluations)
+    status, message, reverted = "complete", "", []
+    try:
+        result = _search(objective, x0, free, options)
+        message = str(getattr(result, "message", ""))
+    except KeyboardInterrupt:
+        status, message = "interrupted", "stopped by Ctrl-C; the best point so far is reported"
+        if objective.best_any_x is None:
+            raise
+    except _BudgetSpent:
+        status, message = "budget", f"stopped after the evaluation budget of {options.max_evaluations}"
+    finally:
+        bar.close()
+    best, best_loss = objective.result(x0)
+    if status != "interrupted":
+        best, reverted, interrupted = _revert_uninformed(evaluator, free, best, best_loss, x0)
+        if interrupted:
+            status, message = "interrupted", "stopped by Ctrl-C while reverting uninformed parameters"
+    if evaluator.pattern_weight is not None and not objective.found_feasible:
+        kept = "all seven patterns" if evaluator.filter_patterns is None else \
+            "patterns " + " and ".join(map(str, evaluator.filter_patterns))
+        note = f"no point the search visited keeps {kept}; the best point overall is reported"
+        message = f"{message}; {note}" if message else note
+    return best, status, message, reverted
 
 
 @contextmanager

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis import report
+from sim.atomic import atomic_write_text, writable_folder
 from sim.errors import InputError
 from sim.scenario.outcomes import Outcome, Vocabulary, parse_condition
 
@@ -207,6 +208,8 @@ def discover(folder: str | Path, where: str, out: str | Path | None = None, box:
 
     if not 0 < min_share <= 1:
         raise InputError(f"expected a share in (0, 1], found {min_share}", key="--min-share")
+    if out is not None:
+        writable_folder(out, "--out")
     results = load_results(folder)
     scenario = results.scenario
     condition = parse_condition(where, Vocabulary.of(scenario))
@@ -215,10 +218,21 @@ def discover(folder: str | Path, where: str, out: str | Path | None = None, box:
     _check_cases(frame, condition, parameters, int(frame["replications"].sum()))
     bounds = dict(zip(scenario.sampling.names, scenario.sampling.bounds)) if scenario.sampling else {}
     boxes = find_boxes(frame[parameters].astype(float), frame["of_interest"].to_numpy(), box, ranges=bounds)
-    target = Path(out) if out else results.folder / "discovery" / report.slug(condition.text)
+    target = Path(out) if out else results.folder / "discovery" / folder_name(condition.text)
     found = Discovery(condition, frame, boxes, target)
     _write(found, results, min_share)
     return found
+
+
+def folder_name(condition: str) -> str:
+    """The report folder of a condition: its slug, and when the slug had to be cut short a hash of the whole,
+    so two conditions that share their first 60 characters never write into the same folder."""
+    import hashlib
+
+    name, whole = report.slug(condition), report.slug(condition, width=len(condition) * 4 + 1)
+    if name == whole:
+        return name
+    return f"{name[:51].rstrip('-')}-{hashlib.sha256(whole.encode()).hexdigest()[:8]}"
 
 
 def _write(found: Discovery, results, min_share: float) -> None:  # type: ignore[no-untyped-def]
@@ -226,10 +240,10 @@ def _write(found: Discovery, results, min_share: float) -> None:  # type: ignore
     from sim.views.sensitivity import box_chart, peeling_chart
 
     folder = found.folder
-    folder.mkdir(parents=True, exist_ok=True)
-    found.cases.to_csv(folder / "cases.csv", index=False)
-    found.boxes.trajectory.to_csv(folder / "trajectory.csv", index=False)
-    found.boxes.limits.to_csv(folder / "box.csv", index=False)
+    writable_folder(folder, "--out")
+    atomic_write_text(folder / "cases.csv", found.cases.to_csv(index=False))
+    atomic_write_text(folder / "trajectory.csv", found.boxes.trajectory.to_csv(index=False))
+    atomic_write_text(folder / "box.csv", found.boxes.limits.to_csv(index=False))
     scenario = results.scenario
     source = f"sim discover: {scenario.name} ({results.folder.name}) | sim {__version__}"
     title = f"Where {found.condition.text}"
@@ -237,8 +251,7 @@ def _write(found: Discovery, results, min_share: float) -> None:  # type: ignore
                          folder / "peeling", source)
     limits = box_chart(found.boxes.limits, f"Box {found.boxes.chosen}: the limits", folder / "box", source)
     body = _body(found, results, min_share, peel, limits)
-    found.report.write_text(report.page(f"Scenario discovery: {found.condition.text}", "sim discover", body),
-                            encoding="utf-8")
+    atomic_write_text(found.report, report.page(f"Scenario discovery: {found.condition.text}", "sim discover", body))
     plt.close(peel)
     plt.close(limits)
 

@@ -38,8 +38,8 @@ import pandas as pd
 from scipy import stats
 
 from sim.analysis import report
-from sim.errors import InputError
-from sim.experiment.store import ExperimentStore
+from sim.atomic import atomic_write_text, writable_folder
+from sim.errors import InputError, at_least_one
 from sim.scenario.design import Sampling, salib, salib_sample
 from sim.scenario.outcomes import Outcome
 
@@ -79,6 +79,7 @@ class SensitivityResult:
     verdicts: dict[str, Verdict] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # outcome -> why
     folder: Path | None = None  # where the report was written
+    runs: tuple[int, int] | None = None  # (runs used, runs planned), for a stored experiment
 
     @property
     def method(self) -> str:
@@ -107,6 +108,7 @@ def analyse(sampling: Sampling, X: np.ndarray, outputs: Mapping[str, np.ndarray]
     bootstrap of second-order Sobol' indices takes seconds per output); results do not depend on it.
     """
     salib("analyze")  # a clear error when SALib is missing
+    check_resamples(resamples)
     seed = sampling.seed if seed is None else seed
     jobs, skipped = {}, {}
     for name, y in outputs.items():
@@ -294,17 +296,27 @@ def recommended_size(method: str, now: int, factor: float) -> int:
     return max(wanted, now + 1)
 
 
+def check_resamples(resamples: int) -> None:
+    """Bootstrap resamples are a whole number of at least 1 (0 divides by zero inside SALib)."""
+    at_least_one(resamples, "--resamples", "a whole number of bootstrap resamples")
+
+
 # -- from a stored experiment ----------------------------------------------------------------------
 def sensitivity(folder: str | Path, outcomes: list[str] | None = None, out: str | Path | None = None,
-                resamples: int = DEFAULT_RESAMPLES) -> SensitivityResult:
+                resamples: int = DEFAULT_RESAMPLES, partial: bool = False) -> SensitivityResult:
     """Analyse a stored experiment of a sensitivity design; write indices.csv, charts and report.html.
 
     ``outcomes`` replaces the scenario's ``outcomes:`` (they must have been recorded); ``out`` is
-    the report folder (default: ``sensitivity/`` inside the experiment folder).
+    the report folder (default: ``sensitivity/`` inside the experiment folder). An incomplete
+    experiment is refused unless ``partial`` (then every design point needs a finished run, and
+    its finished replications are averaged).
     """
     from sim.experiment.outcomes import outcome_table, point_means
     from sim.experiment.results import load_results
 
+    check_resamples(resamples)
+    if out is not None:
+        writable_folder(out, "--out")
     results = load_results(folder)
     scenario = results.scenario
     sampling = scenario.sampling
@@ -312,9 +324,10 @@ def sensitivity(folder: str | Path, outcomes: list[str] | None = None, out: str 
         kind = sampling.method if sampling else "not a sampled design"
         raise InputError(f"this experiment's design is {kind}; `sim sensitivity` needs a morris, sobol or fast design "
                          "(`sim discover` works on any sampled design)", file=results.folder, key="design")
-    _check_complete(results.store, len(scenario.design) * scenario.replications)
+    used = results.store.require_complete("sim sensitivity", scenario.n_runs, partial)
     parsed = results.parse_outcomes(outcomes)
     table = outcome_table(results.store, parsed)
+    _check_points(table, len(scenario.design), results.folder)
     means = point_means(table, parsed).reindex(range(len(scenario.design)))
     X = sampling.matrix(scenario.design)
     result = analyse(sampling, X, {o.name: means[o.name].to_numpy() for o in parsed if not o.categorical},
@@ -325,16 +338,19 @@ def sensitivity(folder: str | Path, outcomes: list[str] | None = None, out: str 
                                       f"`{o.text} == {scenario.parameters.children('powers')[0]}` (the share of "
                                       "replications in which that power leads)")
     result.folder = Path(out) if out else results.folder / "sensitivity"
+    result.runs = used
     write_report(result, results, parsed, table, means)
     return result
 
 
-def _check_complete(store: ExperimentStore, runs: int) -> None:
-    manifest = store.manifest()
-    if manifest.get("status") != "complete" or manifest.get("ok_runs") != runs:
-        raise InputError(f"the experiment is {manifest.get('status')} ({manifest.get('ok_runs', 0)} of {runs} runs "
-                         "finished): every design point is needed; complete it with `sim run SCENARIO --resume`",
-                         file=store.folder)
+def _check_points(table: pd.DataFrame, points: int, folder: Path) -> None:
+    """Every design point needs a value: the methods' estimators use the design's structure as sampled."""
+    missing = sorted(set(range(points)) - set(table["point"].astype(int)))
+    if missing:
+        shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
+        raise InputError(f"{len(missing)} of {points} design points have no finished run (points {shown}); the "
+                         "analysis needs every point: complete the experiment with `sim run SCENARIO --resume`",
+                         file=folder)
 
 
 def write_report(result: SensitivityResult, results, parsed: list[Outcome],  # type: ignore[no-untyped-def]
@@ -344,9 +360,9 @@ def write_report(result: SensitivityResult, results, parsed: list[Outcome],  # t
 
     folder = result.folder
     assert folder is not None
-    folder.mkdir(parents=True, exist_ok=True)
-    result.indices.to_csv(folder / "indices.csv", index=False)
-    table.to_csv(folder / "outcomes.csv", index=False)
+    writable_folder(folder, "--out")
+    atomic_write_text(folder / "indices.csv", result.indices.to_csv(index=False))
+    atomic_write_text(folder / "outcomes.csv", table.to_csv(index=False))
     scenario = results.scenario
     source = f"sim sensitivity: {scenario.name} ({results.folder.name}) | sim {__version__}"
     sections = []
@@ -360,8 +376,7 @@ def write_report(result: SensitivityResult, results, parsed: list[Outcome],  # t
         plt.close(fig)
     body = _header(result, results) + "\n".join(sections)
     path = folder / "report.html"
-    path.write_text(report.page(f"Sensitivity: {scenario.title or scenario.name}", "sim sensitivity", body),
-                    encoding="utf-8")
+    atomic_write_text(path, report.page(f"Sensitivity: {scenario.title or scenario.name}", "sim sensitivity", body))
     return path
 
 
@@ -402,6 +417,8 @@ def _header(result: SensitivityResult, results) -> str:  # type: ignore[no-untyp
     meta = (f"experiment {results.folder.name}, {sampling.method} design, {size} = {sampling.option(size)}, "
             f"{len(scenario.design):,} design points x {scenario.replications} replications (averaged per point), "
             f"{scenario.start_label}-{scenario.end_label}, seed {sampling.seed}")
+    if result.runs is not None:
+        meta += f"; drawn from {result.runs[0]:,} of {result.runs[1]:,} runs"
     params = pd.DataFrame([{"parameter": name, "low": lo, "high": hi, "unit": scenario.parameters.get(name).unit,
                             "value in the scenario": scenario.parameters.value(name)}
                            for name, (lo, hi) in zip(sampling.names, sampling.bounds)])

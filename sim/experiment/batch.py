@@ -24,7 +24,6 @@ seeded on its own and the exports are assembled in run order.
 from __future__ import annotations
 
 import contextlib
-import errno
 import gc
 import itertools
 import math
@@ -44,7 +43,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from sim.errors import InputError
+from sim.atomic import FULL, writable_folder
+from sim.errors import InputError, at_least_one, closest
 from sim.experiment.runner import (
     EVENT_COLUMNS,
     recorded_channels,
@@ -77,7 +77,7 @@ class StorageFull(Exception):
 
 
 def _disk_full(err: BaseException) -> bool:
-    return isinstance(err, OSError) and err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+    return isinstance(err, OSError) and err.errno in FULL
 
 
 class RunTask(NamedTuple):
@@ -358,7 +358,12 @@ def open_executor(kind: str, workers: int, scheduler: str | None = None) -> Iter
             raise InputError("the Dask executor needs the optional extra: pip install 'ca-influence-sim[dask]'",
                              key="--executor") from None
         if scheduler:
-            client = Client(scheduler)
+            try:
+                client = Client(scheduler, timeout=DASK_CONNECT_SECONDS)
+            except (OSError, TimeoutError, ValueError) as err:
+                raise InputError(f"cannot reach the Dask scheduler at {scheduler} ({' '.join(str(err).split())}); "
+                                 "check the address and that the scheduler is running, or leave out --scheduler "
+                                 "for a local cluster", key="--scheduler") from None
             cluster = None
             where = f"on the Dask cluster at {scheduler}"
         else:
@@ -373,6 +378,10 @@ def open_executor(kind: str, workers: int, scheduler: str | None = None) -> Iter
                 cluster.close()
         return
     raise InputError(f"unknown executor {kind!r} (expected one of: {', '.join(EXECUTORS)})", key="--executor")
+
+
+#: How long a Dask scheduler given by address may take to answer.
+DASK_CONNECT_SECONDS = 10
 
 
 # -- progress ------------------------------------------------------------------------------
@@ -430,6 +439,7 @@ class ExperimentResult:
     interrupted: bool = False
     executor_error: str | None = None  # the executor itself failed; finished runs are kept
     engine: str = "agents"
+    already_complete: bool = False  # a resume found every run finished and its exports written: nothing was done
 
     @property
     def store(self) -> ExperimentStore:
@@ -474,6 +484,7 @@ def run_experiment(
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
+    _check_counts(replications, workers)
     if replications is not None:
         if resume:
             raise InputError("--replications cannot change an experiment being resumed", key="--replications")
@@ -485,14 +496,44 @@ def run_experiment(
         raise InputError(f"unknown engine {engine!r} (expected one of: {', '.join(ENGINES)})", key="--engine")
     workers = workers or os.cpu_count() or 1
     store = _open_store(scenario, Path(results) / scenario.name, resume, experiment_id)
+    if resume and _already_complete(store, scenario):
+        return ExperimentResult(store.folder, "complete", scenario.n_runs, scenario.n_runs, 0, 0.0,
+                                engine=str(store.manifest().get("engine") or "agents"), already_complete=True)
     try:
+        if resume:
+            store.mark_running(resumed=now())
         return _run(scenario, store, executor, workers, scheduler, progress, engine or scenario.outputs.engine)
     except OSError as err:
         if not _disk_full(err):
+            _mark_stopped(store, err)
             raise
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, InputError):
             store.update_manifest(status="partial", finished=now(), disk_full=str(err))
         raise StorageFull(store.folder, err.strerror or str(err)) from None
+    except BaseException as err:
+        _mark_stopped(store, err)
+        raise
+
+
+def _check_counts(replications: int | None, workers: int | None) -> None:
+    """Whole numbers of at least one: zero replications would record an empty experiment as complete."""
+    for value, key in ((replications, "--replications"), (workers, "--workers")):
+        if value is not None:
+            at_least_one(value, key)
+
+
+def _already_complete(store: ExperimentStore, scenario: Scenario) -> bool:
+    """A complete experiment, every run finished: a resume has nothing to do (one killed while writing its
+    exports still says ``running``, and is finished by the resume)."""
+    return store.status() == "complete" and len(store.finished()) >= scenario.n_runs
+
+
+def _mark_stopped(store: ExperimentStore, err: BaseException) -> None:
+    """"running" never outlives the process: an experiment stopped by an exception is partial (Ctrl-C) or failed."""
+    interrupted = isinstance(err, KeyboardInterrupt)
+    with contextlib.suppress(OSError, InputError):  # the manifest may be what cannot be written
+        store.update_manifest(status="partial" if interrupted else "failed", finished=now(), interrupted=interrupted,
+                              error=None if interrupted else f"{type(err).__name__}: {err}"[:2000])
 
 
 def _run(scenario: Scenario, store: ExperimentStore, executor: str, workers: int, scheduler: str | None,
@@ -506,11 +547,12 @@ def _run(scenario: Scenario, store: ExperimentStore, executor: str, workers: int
     state = _Session(bar)
     payload = replace(scenario, sources=[])  # what workers need, without file texts
     try:
-        if chosen == "batched":
+        # no run left to do: a resume of an experiment killed while its exports were written only writes them
+        if todo and chosen == "batched":
             chosen = _run_batched(payload, store, todo, executor, workers, scheduler, state, engine == "auto")
             if chosen == "agents":  # auto, and the batched engine cannot run this scenario
                 todo = [t for t in tasks if t.run not in store.finished()]
-        if chosen == "agents":
+        if chosen == "agents" and todo:
             _run_agents(payload, store, todo, executor, workers, scheduler, state)
     except KeyboardInterrupt:
         state.interrupted = True
@@ -584,6 +626,8 @@ def _pipeline(payload: Scenario, folder: str, chunks: list[list[RunTask]], threa
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
+    if not chunks:
+        return
     with ThreadPoolExecutor(1, thread_name_prefix="batch-compute") as ahead, \
             ThreadPoolExecutor(threads, thread_name_prefix="batch-encode") as encoders:
         pending: deque[tuple[list[RunTask], Future]] = deque()
@@ -640,20 +684,38 @@ def _worth_processes(workers: int) -> int:
 def stored_scenario(folder: str | Path) -> Scenario:
     """The scenario of a stored experiment, read from the copy kept in its folder."""
     store = ExperimentStore(folder)
-    if not store.manifest_path.exists():
+    if not Path(folder).is_dir() or not store.manifest_path.exists():
         raise InputError("not an experiment folder (no manifest.json)", file=folder)
     relative = store.manifest().get("stored_scenario")
     if not relative:
         raise InputError("this experiment kept no copy of its scenario", file=store.manifest_path)
+    if not isinstance(relative, str):
+        raise InputError(f"damaged manifest: expected the path of the scenario's copy, found {relative!r}",
+                         file=store.manifest_path, key="stored_scenario")
     return load_scenario(store.folder / relative, root=store.folder / "scenario",
                          library=store.folder / "scenario" / "library")
 
 
-def remake_charts(folder: str | Path, quarter: str | None = None) -> list[Path]:
-    """Redraw an experiment's standard charts from its stored results (no rerun)."""
+@dataclass
+class Redrawn:
+    """Charts redrawn from a stored experiment, and how many of its runs they drew from."""
+
+    files: list[Path]
+    used: int
+    total: int
+
+
+def remake_charts(folder: str | Path, quarter: str | None = None, partial: bool = False) -> Redrawn:
+    """Redraw an experiment's standard charts from its stored results (no rerun).
+
+    An incomplete experiment is refused unless ``partial``: charts of 5 runs of 6 would pass for the whole.
+    """
     from sim.views.charts import standard_charts
 
-    return standard_charts(stored_scenario(folder), ExperimentStore(folder).snapshot(), quarter)
+    scenario = stored_scenario(folder)
+    store = ExperimentStore(folder)
+    used, total = store.require_complete("sim charts", scenario.n_runs, partial)
+    return Redrawn(standard_charts(scenario, store.snapshot(), quarter), used, total)
 
 
 def _chunks(tasks: list[RunTask], workers: int) -> list[list[RunTask]]:
@@ -699,31 +761,70 @@ def _batch_chunks(scenario: Scenario, tasks: list[RunTask]) -> list[list[RunTask
     return _slices(tasks, size)
 
 
+def _resume_folder(scenario_root: Path, resume: bool | str) -> Path:
+    """The experiment a resume names: the latest under ``scenario_root``, or an id, which must be a folder there."""
+    if not isinstance(resume, str):
+        folder = latest_experiment(scenario_root)
+        if folder is None:
+            raise InputError(f"no experiment to resume under {scenario_root}", key="--resume")
+        return folder
+    folder = scenario_root / resume
+    inside = folder.resolve().is_relative_to(scenario_root.resolve()) and folder.resolve() != scenario_root.resolve()
+    if Path(resume).name != resume or resume in (".", "..") or not inside:
+        raise InputError(f"expected the id of an experiment in {scenario_root} (a folder name such as "
+                         f"20261123-204512), found {resume!r}", key="--resume")
+    if not (folder / "manifest.json").exists():
+        known = [p.name for p in scenario_root.iterdir() if (p / "manifest.json").exists()] \
+            if scenario_root.is_dir() else []
+        raise InputError(f"no experiment {resume!r} to resume under {scenario_root}", key="--resume",
+                         suggestion=closest(resume, known))
+    return folder
+
+
 def _open_store(scenario: Scenario, scenario_root: Path, resume: bool | str,
                 experiment_id: str | None) -> ExperimentStore:
     if resume:
-        folder = scenario_root / resume if isinstance(resume, str) else latest_experiment(scenario_root)
-        if folder is None or not (folder / "manifest.json").exists():
-            raise InputError(f"no experiment to resume under {scenario_root}", key="--resume")
+        folder = _resume_folder(scenario_root, resume)
         store = ExperimentStore(folder)
         stored = store.manifest().get("fingerprint")
         if stored != scenario.fingerprint():
             raise InputError(
                 f"the scenario has changed since experiment {folder.name} started (fingerprint {stored} vs "
                 f"{scenario.fingerprint()}); start a new experiment instead of resuming", key="--resume")
-        store.update_manifest(status="running", resumed=now())
         return store
-    scenario_root.mkdir(parents=True, exist_ok=True)
+    made = [p for p in (scenario_root.parent, scenario_root) if not p.exists()]  # removed again if set-up fails
+    writable_folder(scenario_root, "--results")
     name, suffix = experiment_id or new_experiment_id(), 1
     folder = scenario_root / name
-    while True:  # another `sim run` of the same scenario may take the same id at the same moment
-        try:
-            folder.mkdir()
-            break
-        except FileExistsError:
-            suffix += 1
-            folder = scenario_root / f"{name}-{suffix}"
-    store = ExperimentStore(folder)
+    try:
+        while True:  # another `sim run` of the same scenario may take the same id at the same moment
+            try:
+                folder.mkdir()
+                break
+            except FileExistsError:
+                suffix += 1
+                folder = scenario_root / f"{name}-{suffix}"
+        return _set_up(scenario, ExperimentStore(folder))
+    except BaseException:
+        for path in (folder, *reversed(made)):  # a store that could not be set up (a full disk): no empty folders
+            _remove_empty(path)
+        raise
+
+
+def _remove_empty(folder: Path) -> None:
+    """Remove ``folder`` and its subfolders where they are empty (never a file: nothing written is deleted)."""
+    if not folder.is_dir() or folder.is_symlink():
+        return
+    for path in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            path.rmdir()
+    with contextlib.suppress(OSError):
+        folder.rmdir()
+
+
+def _set_up(scenario: Scenario, store: ExperimentStore) -> ExperimentStore:
+    """A new experiment's folder: the scenario as given and resolved, the design, the manifest."""
+    folder = store.folder
     root = scenario.sources[-1].path.resolve().parent if scenario.sources else None
     for source in scenario.sources:  # kept with their relative paths, so extends resolves from the store
         where = (Path("library") / source.path.resolve().relative_to(source.library_root)  # `extends: library:`
@@ -733,8 +834,8 @@ def _open_store(scenario: Scenario, scenario_root: Path, resume: bool | str,
     design = pd.DataFrame([{"point": d.index, "label": d.label, "variant": d.variant,
                             **{f"param:{k}": v for k, v in d.values.items()}} for d in scenario.design])
     store.write_text("design.csv", design.to_csv(index=False))
-    store.update_manifest(
-        scenario=scenario.name, title=scenario.title, experiment=folder.name, status="running",
+    store.mark_running(
+        scenario=scenario.name, title=scenario.title, experiment=folder.name,
         fingerprint=scenario.fingerprint(), root_seed=scenario.seed, replications=scenario.replications,
         design_points=len(scenario.design), runs=scenario.n_runs, period=[scenario.start_label, scenario.end_label],
         steps=scenario.steps, record=scenario.outputs.record, engine=None, started=now(), finished=None,
@@ -750,7 +851,7 @@ def _finish(scenario: Scenario, store: ExperimentStore, tasks: list[RunTask], st
     runs = store.write_runs_table()
     ok = int((runs["status"] == "ok").sum()) if len(runs) else 0
     failed = int((runs["status"] != "ok").sum()) if len(runs) else 0
-    complete = ok == len(tasks)
+    complete = ok == len(tasks) > 0
     if not state.interrupted and state.broken is None:
         _exports(scenario, store)
     store.update_manifest(status="complete" if complete else "partial", finished=now(), ok_runs=ok,

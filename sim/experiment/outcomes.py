@@ -54,7 +54,7 @@ def recorded(table: pd.DataFrame) -> dict[str, set[str]]:
 def stored_values(store: ExperimentStore) -> dict[str, set[str]]:
     """The quarters, states and channels an experiment's table holds (read from its first part)."""
     files = store.part_files()
-    return recorded(pd.read_parquet(files[0], columns=["quarter", "state", "channel"])) if files else recorded(
+    return recorded(store.read_part(files[0], columns=["quarter", "state", "channel"])) if files else recorded(
         pd.DataFrame())
 
 

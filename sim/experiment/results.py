@@ -50,7 +50,10 @@ class Results:
 
     def design(self) -> pd.DataFrame:
         """The design points and their parameter values."""
-        return pd.read_csv(self.folder / "design.csv")
+        points = self.store.design()
+        if points is None:
+            raise InputError("this experiment has no design.csv", file=self.folder)
+        return points
 
     def events(self) -> pd.DataFrame:
         return self.store.events()

@@ -42,6 +42,7 @@ import pandas as pd
 
 from sim import __version__
 from sim.atomic import atomic_write, atomic_write_json, atomic_write_text
+from sim.errors import InputError
 
 #: CSV exports above this many rows are skipped with ``outputs.csv: auto``.
 CSV_ROW_LIMIT = 2_000_000
@@ -87,6 +88,8 @@ def _environment() -> dict[str, Any]:
 
 #: Per-run fields of a chunk record, stored as parallel lists.
 RUN_FIELDS = ("run", "point", "replication", "seed", "status", "rows", "error", "traceback", "seconds")
+#: Those of them that are whole numbers.
+WHOLE_FIELDS = ("run", "point", "replication", "seed", "rows")
 
 
 def parquet_options(table: Any) -> dict[str, Any]:
@@ -172,7 +175,64 @@ class ExperimentStore:
 
     # -- manifest ----------------------------------------------------------------------------
     def manifest(self) -> dict[str, Any]:
-        return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        """The manifest; a damaged one (truncated, not JSON, not a mapping) is an InputError naming it."""
+        try:
+            data = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError("not an experiment folder (no manifest.json)", file=self.folder) from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise InputError(f"damaged manifest, not readable as JSON ({err}); the runs themselves are in "
+                             "runs/ and parts/", file=self.manifest_path) from None
+        if not isinstance(data, dict):
+            raise InputError("damaged manifest: expected a JSON object", file=self.manifest_path)
+        return data
+
+    def status(self) -> str:
+        """The experiment's status: ``complete``, ``partial``, ``failed`` or ``running``.
+
+        An experiment is ``running`` only while the process that runs it is alive: a manifest
+        left saying ``running`` by a process that was killed (SIGKILL, power loss, the OOM
+        killer: nothing could update it) reads as ``partial``.
+        """
+        manifest = self.manifest()
+        status = str(manifest.get("status", "partial"))
+        if status == "running" and not _process_alive(manifest.get("pid"), manifest.get("host")):
+            return "partial"
+        return status
+
+    def mark_running(self, **changes: Any) -> dict[str, Any]:
+        """Set the status to ``running`` by this process (its id and host, so a dead run is recognised)."""
+        return self.update_manifest(status="running", pid=os.getpid(), host=platform.node(), **changes)
+
+    def usage(self, planned: int) -> tuple[int, int]:
+        """(finished runs, planned runs): what an analysis of this experiment draws from."""
+        runs = self.manifest().get("runs")
+        return len(self.finished()), runs if isinstance(runs, int) and runs > 0 else planned
+
+    def require_complete(self, command: str, planned: int, partial: bool = False) -> tuple[int, int]:
+        """(finished, planned runs), refusing an incomplete experiment unless ``partial`` (and one with no run).
+
+        ``command`` names what refuses (``sim charts``) in the message, which says how to complete it.
+        """
+        used, total = self.usage(planned)
+        status = self.status()
+        state = (f"its manifest says complete, but only {used} of {total} runs have their results" if
+                 status == "complete" else f"the experiment is {status}: {used} of {total} runs finished")
+        if used == 0:
+            raise InputError(f"{state}: nothing for `{command}` to draw from; complete it with `{self.resume_hint()}`",
+                             file=self.folder)
+        if (status != "complete" or used < total) and not partial:
+            raise InputError(f"{state}; complete it with `{self.resume_hint()}`, or add --partial to use the {used} "
+                             "finished runs", file=self.folder, key=command)
+        return used, total
+
+    def resume_hint(self) -> str:
+        """The command that completes this experiment."""
+        try:
+            name = self.manifest().get("scenario") or "SCENARIO"
+        except InputError:
+            name = "SCENARIO"
+        return f"sim run {name} --resume {self.folder.name}"
 
     def update_manifest(self, **changes: Any) -> dict[str, Any]:
         data = self.manifest() if self.manifest_path.exists() else {}
@@ -204,9 +264,11 @@ class ExperimentStore:
             for path in sorted(folder.glob("*.json")):
                 try:
                     data = json.loads(path.read_text(encoding="utf-8"))
-                except (OSError, json.JSONDecodeError):
+                    chunk = data if "chunk" in data else _legacy_chunk(data)
+                except (OSError, UnicodeDecodeError, json.JSONDecodeError, TypeError, KeyError, ValueError):
                     continue
-                out.append(data if "chunk" in data else _legacy_chunk(data))
+                if _well_formed(chunk):
+                    out.append(chunk)
         return sorted(out, key=lambda c: min(c["run"]) if c["run"] else -1)
 
     def records(self) -> list[dict[str, Any]]:
@@ -245,7 +307,7 @@ class ExperimentStore:
         data: dict[str, Any] = {}
         for name in names:  # whole numbers as int64 arrays, the rest as objects: no type guessing row by row
             values = [v for chunk in chunks for v in (chunk[name] if name in chunk else [None] * len(chunk["run"]))]
-            whole = name in ("run", "point", "replication", "seed", "rows") and None not in values
+            whole = name in WHOLE_FIELDS and None not in values
             data[name] = np.array(values, dtype=np.int64 if whole else object)
         for name in ("chunk", "engine", "started", "finished"):  # one value per chunk
             data[name] = np.repeat(np.array([chunk.get(name) for chunk in chunks], dtype=object), sizes)
@@ -262,12 +324,25 @@ class ExperimentStore:
         table["traceback"] = ""
         if has.any():  # only failed runs have one (a million ok runs: no string work)
             table.loc[has, "traceback"] = traceback[has].astype(str).str[-2000:]
-        design = self.folder / "design.csv"
-        if design.exists():
-            points = pd.read_csv(design)
-            params = points[["point", *[c for c in points.columns if c.startswith("param:")]]]
-            table = table.merge(params, on="point", how="left")
-        return table
+        points = self.design()
+        if points is None:
+            return table
+        return table.merge(points[["point", *[c for c in points.columns if c.startswith("param:")]]], on="point",
+                           how="left")
+
+    def design(self) -> pd.DataFrame | None:
+        """``design.csv``: the design points and their parameter values (None without the file; a damaged one is
+        an InputError naming it)."""
+        path = self.folder / "design.csv"
+        if not path.exists():
+            return None
+        try:
+            points = pd.read_csv(path)
+            points["point"] = points["point"].astype(np.int64)
+        except (OSError, ValueError, KeyError, pd.errors.ParserError) as err:
+            raise InputError(f"damaged design table ({type(err).__name__}); it is written when the experiment "
+                             "starts: run the scenario again", file=path) from None
+        return points
 
     def write_runs_table(self) -> pd.DataFrame:
         """:meth:`runs_table`, also written to ``runs.csv`` (Arrow's CSV writer: a million runs in 0.3 s, not 3 s)."""
@@ -301,11 +376,36 @@ class ExperimentStore:
             filters = wanted if filters is None else filters & wanted
         if not files:
             return pd.DataFrame()
-        data = ds.dataset([str(f) for f in files], format="parquet").to_table(columns=columns, filter=filters)
+        try:
+            data = ds.dataset([str(f) for f in files], format="parquet").to_table(columns=columns, filter=filters)
+        except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError, its IO errors OSErrors
+            raise self._damaged(files, err) from None
         frame = data.to_pandas()
         if "run" in frame and "step" in frame:
             frame = frame.sort_values(["run", "step"], kind="stable").reset_index(drop=True)
         return frame
+
+    def _damaged(self, files: list[Path], err: BaseException) -> InputError:
+        """The error for a part that cannot be read (truncated or overwritten since its record vouched for it)."""
+        import pyarrow.parquet as pq
+
+        bad = files[0]
+        for path in files:
+            try:
+                pq.read_metadata(path)
+            except (OSError, ValueError):
+                bad = path
+                break
+        record = self.record_path(bad.stem).relative_to(self.folder)
+        return InputError(f"damaged results file (not readable as Parquet: truncated or overwritten); delete it and "
+                          f"{record}, then `{self.resume_hint()}` computes those runs again", file=bad)
+
+    def read_part(self, path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+        """One Parquet file of this store; a damaged one is an InputError naming it."""
+        try:
+            return pd.read_parquet(path, columns=columns)
+        except (OSError, ValueError) as err:
+            raise self._damaged([path], err) from None
 
     def events(self) -> pd.DataFrame:
         """The event logs of all finished runs, in run order."""
@@ -316,7 +416,7 @@ class ExperimentStore:
             if "events" in chunk:  # an experiment stored run by run by an earlier version
                 frames.append(pd.DataFrame(chunk["events"], columns=EVENT_COLUMNS))
             elif self.events_path(chunk["chunk"]).exists():
-                frames.append(pd.read_parquet(self.events_path(chunk["chunk"])))
+                frames.append(self.read_part(self.events_path(chunk["chunk"])))
         if not frames:
             return pd.DataFrame(columns=EVENT_COLUMNS)
         return pd.concat(frames, ignore_index=True)[EVENT_COLUMNS]
@@ -329,7 +429,7 @@ class ExperimentStore:
             nonlocal rows
             with open(tmp, "w", encoding="utf-8", newline="") as handle:
                 for i, path in enumerate(files):
-                    frame = pd.read_parquet(path)
+                    frame = self.read_part(path)
                     frame.to_csv(handle, index=False, header=i == 0, float_format="%.6g")
                     rows += len(frame)
 
@@ -338,6 +438,22 @@ class ExperimentStore:
 
     def write_text(self, relative: str, text: str) -> None:
         atomic_write_text(self.folder / relative, text)
+
+
+def _well_formed(chunk: Any) -> bool:
+    """A chunk record as written: equally long lists of whole run ids, statuses and row counts (else a damaged
+    leftover, ignored like an unreadable one: its runs are computed again on resume)."""
+    if not isinstance(chunk, dict) or not isinstance(chunk.get("chunk"), str) or not isinstance(chunk.get("run"), list):
+        return False
+    n = len(chunk["run"])
+    for name in RUN_FIELDS:
+        values = chunk.get(name, [None] * n if name not in ("run", "status", "rows") else None)
+        if not isinstance(values, list) or len(values) != n:
+            return False
+        if name in WHOLE_FIELDS and not all(v is None or (isinstance(v, int) and not isinstance(v, bool))
+                                            for v in values):
+            return False
+    return all(isinstance(run, int) for run in chunk["run"]) and all(isinstance(rows, int) for rows in chunk["rows"])
 
 
 def _legacy_chunk(record: dict[str, Any]) -> dict[str, Any]:
@@ -385,6 +501,25 @@ def _latest_target(scenario_folder: Path) -> str | None:
         return os.readlink(link)
     marker = scenario_folder / "LATEST"
     return marker.read_text(encoding="utf-8").strip() if marker.exists() else None
+
+
+def _process_alive(pid: Any, host: Any) -> bool:
+    """Whether process ``pid`` on ``host`` may still be running.
+
+    A process on another host (a shared file system) is assumed to be; a manifest without a
+    process id (written by an earlier version) is not.
+    """
+    if not isinstance(pid, int) or isinstance(pid, bool):
+        return False
+    if host != platform.node():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, owned by someone else
+        return True
+    return True
 
 
 def _is_complete(folder: Path) -> bool:

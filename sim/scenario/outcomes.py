@@ -46,6 +46,9 @@ OUTPUT_CHANNELS = (*CHANNELS, "composite")
 REGION = "region"
 OPERATORS = ("==", "!=", ">=", "<=", ">", "<")
 EXAMPLE = "share(china, TJ, security, 2030Q4)"
+#: Calls nest at most this deep while parsing. The language itself nests two (``mean(share(...), FROM, TO)``);
+#: a few more still get the precise message about what may be an argument, and a thousand cannot exhaust the stack.
+MAX_DEPTH = 8
 
 _TOKEN = re.compile(r"""\s*(?:
     (?P<quarter>\d{4}[Qq][1-4])(?![\w.])
@@ -192,17 +195,20 @@ class _Parser:
             raise OutcomeError(f"unexpected `{extra.text}` after the outcome", extra.position)
         return call, op, value
 
-    def call(self) -> _Call:
+    def call(self, depth: int = 1) -> _Call:
         name = self.take("name", f"an outcome such as {EXAMPLE}")
         if name.text not in FUNCTIONS:
             raise _unknown("outcome", name, FUNCTIONS)
+        if depth > MAX_DEPTH:
+            raise OutcomeError(f"calls nested more than {MAX_DEPTH} deep; outcomes nest at most two, as in "
+                               "mean(share(china, TJ, security), 2024Q1, 2030Q4)", name.position)
         self.take("(", f"`(` after `{name.text}`")
         args: list[Any] = []
         while True:
             token = self.peek()
             if token is not None and token.kind == "name" and self.i + 1 < len(self.tokens) \
                     and self.tokens[self.i + 1].text == "(":
-                args.append(self.call())
+                args.append(self.call(depth + 1))
             elif token is not None and token.kind in ("name", "quarter", "number"):
                 args.append(token)
                 self.i += 1
@@ -353,9 +359,15 @@ def parse_outcome(text: str, vocab: Vocabulary, name: str | None = None) -> Outc
                    tuple(format_quarter(q) for q in quarters), mean, op.text if op else None, compared)
 
 
+#: Longer expressions are quoted in errors by their start and the character the problem is at.
+QUOTED = 100
+
+
 def _located(err: OutcomeError, text: str, file: Any, key: str, line: int | None) -> InputError:
     where = f" (at character {err.position + 1})" if err.position is not None and len(text) > 12 else ""
-    return InputError(f"in `{text}`{where}: {err.message}", file=file, key=key, line=line, suggestion=err.suggestion)
+    shown = text if len(text) <= QUOTED else f"{text[:QUOTED - 20]}... ({len(text):,} characters)"
+    return InputError(f"in `{shown}`{where}: {err.message}", file=file, key=key, line=line,
+                      suggestion=err.suggestion)
 
 
 def parse_outcomes(spec: Sequence[str] | Mapping[str, str] | None, vocab: Vocabulary,

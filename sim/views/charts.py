@@ -87,14 +87,20 @@ def summarise(table: pd.DataFrame, channel: str = "composite", value: str = "inf
 
 
 def save(fig: plt.Figure, path: str | Path | None) -> list[Path]:
-    """Save as PNG and SVG beside each other (``path`` without or with any suffix)."""
+    """Save as PNG and SVG beside each other (``path`` without or with any suffix).
+
+    Each file is written atomically: Ctrl-C or a full disk while saving leaves the previous
+    chart or none, never a truncated one.
+    """
+    from sim.atomic import atomic_write
+
     if path is None:
         return []
     base = Path(path).with_suffix("")
     written = []
     for fmt in FORMATS:
         out = base.with_suffix(f".{fmt}")
-        fig.savefig(out, dpi=120, bbox_inches="tight")
+        atomic_write(out, lambda tmp, fmt=fmt: fig.savefig(tmp, format=fmt, dpi=120, bbox_inches="tight"))
         written.append(out)
     return written
 

@@ -447,3 +447,20 @@ def test_a_strict_fit_does_not_centre_the_prior_on_values_known_only_after_2019(
     assert evaluator.prior(moved) == 0.0, "moving an unanchored value costs nothing"
     moved[1] += evaluator.spread[1]
     assert evaluator.prior(moved) == pytest.approx(0.5)
+
+
+def test_a_strict_fit_filters_only_on_the_patterns_known_by_2019():
+    from sim.analysis.calibrate import TIMELESS_PATTERNS
+    from sim.analysis.patterns import PatternResult
+
+    assert TIMELESS_PATTERNS == (6, 7)
+    targets = load_targets(ROOT / "calibration" / "targets.yaml")
+    scenario = __import__("sim.scenario.load", fromlist=["load_scenario"]).load_scenario(BASELINE)
+    strict = Evaluator(scenario, targets, [], 1, pattern_weight=1.0, filter_patterns=TIMELESS_PATTERNS)
+    results = [PatternResult(n, f"p{n}", n != 5, 1.0, {}, "", margin=-1.0 if n == 5 else 1.0) for n in range(1, 8)]
+    strict.last_patterns = results
+    assert strict.feasible, "pattern 5 (2020-2023) does not filter a strict fit"
+    assert [r.number for r in strict.filtering(results)] == [6, 7]
+    loose = Evaluator(scenario, targets, [], 1, pattern_weight=1.0)
+    loose.last_patterns = results
+    assert not loose.feasible

@@ -42,7 +42,8 @@ def test_carry_forward_repeats_the_last_fit_shares_and_the_error_is_in_share_poi
 
 def test_the_trend_follows_the_weighted_line_through_the_fit_years(tmp_path):
     # China's share rises 0.1 a year from 0.0 in 2015; 2014 has nothing delivered and does not count
-    _series(tmp_path, {2014: (0.0, 0.0), **{y: (10.0 * (y - 2015), 100.0 - 10.0 * (y - 2015)) for y in range(2015, 2020)}})
+    rising = {y: (10.0 * (y - 2015), 100.0 - 10.0 * (y - 2015)) for y in range(2015, 2020)}
+    _series(tmp_path, {2014: (0.0, 0.0), **rising})
     targets = load_targets(_targets(tmp_path, "{china: 0.2, russia: 0.8}", "{china: 0.5, russia: 0.5}",
                                     period="[2020, 2021]"))
     val = targets.validation[0]
@@ -59,7 +60,7 @@ def test_the_trend_is_clipped_at_zero_and_renormalised(tmp_path):
 
 
 def test_the_table_names_the_winner_of_each_target(tmp_path):
-    _series(tmp_path, {y: (0.0, 100.0) for y in range(2015, 2020)})
+    _series(tmp_path, dict.fromkeys(range(2015, 2020), (0.0, 100.0)))
     targets = load_targets(_targets(tmp_path, "{china: 0.2, russia: 0.8}", "{china: 0.5, russia: 0.5}"))
     table = skill.skill_table(targets, {"val": np.array([0.45, 0.55])})
     row = table.iloc[0]

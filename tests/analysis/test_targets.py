@@ -161,8 +161,8 @@ def test_an_added_power_is_known_through_the_scenario_parameters(tmp_path):
     assert load_targets(path, india).targets[0].powers == ["china", "russia", "india"]
 
 
-@pytest.mark.parametrize(("tolerance", "hint"), [("0", "(0, 1]"), ("-0.1", "(0, 1]"), ("1.5", "(0, 1]"), ("8", "percentage"),
-                                                 (".inf", "(0, 1]"), (".nan", "(0, 1]")])
+@pytest.mark.parametrize(("tolerance", "hint"), [("0", "(0, 1]"), ("-0.1", "(0, 1]"), ("1.5", "(0, 1]"),
+                                                 ("8", "percentage"), (".inf", "(0, 1]"), (".nan", "(0, 1]")])
 def test_a_tolerance_that_is_not_a_positive_finite_share_is_refused(tmp_path, tolerance, hint):
     path = write(tmp_path, entry())
     path.write_text(path.read_text().replace("tolerance: 0.1", f"tolerance: {tolerance}"))

@@ -361,3 +361,103 @@ def test_two_experiments_taking_the_same_id_get_separate_folders(tmp_path):
     assert first.ok == second.ok == 6
     assert os.readlink(tmp_path / "r" / "small" / "latest") == "20261201-100000-2"
     _assert_same_table(second.folder / "influence.csv", first.folder / "influence.csv")
+
+
+# -- resume of what is already stored; "running" never outlives its process (issue 17) -----------------------------
+def test_resume_of_a_complete_experiment_says_so_and_changes_nothing(tmp_path, capsys):
+    from sim.cli import main
+
+    path = _scenario(tmp_path, replications=1)
+    done = run_experiment(path, results=tmp_path / "r", executor="serial", progress=False)
+    manifest = (done.folder / "manifest.json").read_bytes()
+    assert main(["run", str(path), "--results", str(tmp_path / "r"), "--resume", "-q"]) == 0  # was an IndexError
+    out = capsys.readouterr().out
+    assert f"experiment {done.folder.name} is already complete (2 of 2 runs); nothing to resume" in out
+    assert (done.folder / "manifest.json").read_bytes() == manifest  # still complete, not "running"
+    again = run_experiment(path, results=tmp_path / "r", resume=done.folder.name, progress=False, engine="batched")
+    assert again.already_complete and again.status == "complete"
+
+
+@pytest.mark.parametrize("engine", ["agents", "batched"])
+def test_resume_of_an_experiment_killed_while_writing_its_exports_finishes_them(tmp_path, engine):
+    path = _scenario(tmp_path, replications=1)
+    done = run_experiment(path, results=tmp_path / "r", executor="serial", progress=False, engine=engine)
+    table = _csv(done)
+    store = ExperimentStore(done.folder)
+    # as a kill while influence.csv was written leaves it: every run stored, no export, "running" by a dead process
+    (done.folder / "influence.csv").unlink()
+    (done.folder / "events.csv").unlink()
+    store.update_manifest(status="running", pid=2**22 + 12345, host=store.manifest()["host"])
+    assert store.status() == "partial"  # the process that ran it is gone
+    resumed = run_experiment(path, results=tmp_path / "r", executor="processes", workers=2, resume=True,
+                             progress=False, engine=engine)
+    assert resumed.status == "complete" and not resumed.already_complete and resumed.ok == 2
+    assert _csv(resumed) == table and (done.folder / "events.csv").exists()
+    assert store.manifest()["status"] == "complete"
+
+
+@pytest.mark.parametrize(("raised", "status"), [(RuntimeError("boom"), "failed"), (KeyboardInterrupt(), "partial")])
+def test_an_experiment_stopped_by_an_exception_is_marked_failed_or_partial(tmp_path, monkeypatch, raised, status):
+    import sim.experiment.batch as experiment
+
+    def fails(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr(experiment, "_exports", fails)
+    with pytest.raises(type(raised)):
+        run_experiment(_scenario(tmp_path, replications=1), results=tmp_path / "r", executor="serial",
+                       progress=False)
+    folder = next(p for p in (tmp_path / "r" / "small").iterdir() if p.is_dir())
+    manifest = ExperimentStore(folder).manifest()
+    assert manifest["status"] == status and manifest["finished"]
+    assert ("boom" in manifest["error"]) if status == "failed" else manifest["interrupted"]
+    assert not (tmp_path / "r" / "small" / "latest").exists()
+
+
+@pytest.mark.parametrize("replications", [0, -3])
+def test_replications_below_one_are_refused_before_anything_is_written(tmp_path, capsys, replications):
+    from sim.cli import main
+
+    path = _scenario(tmp_path)
+    with pytest.raises(InputError, match="expected a whole number of at least 1"):
+        run_experiment(path, results=tmp_path / "r", replications=replications, progress=False)
+    assert main(["run", str(path), "--results", str(tmp_path / "r"), "-r", str(replications)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--replications/-r: expected a whole number of at least 1" in err
+    assert not (tmp_path / "r").exists()  # no empty experiment recorded as complete, no `latest` moved
+
+
+def test_an_unreachable_dask_scheduler_is_one_line_and_leaves_no_running_experiment(tmp_path, monkeypatch):
+    pytest.importorskip("distributed")
+    import socket
+
+    import sim.experiment.batch as experiment
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setattr(experiment, "DASK_CONNECT_SECONDS", 1)
+    with pytest.raises(InputError, match=f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}") as err:
+        run_experiment(_scenario(tmp_path, replications=1), results=tmp_path / "r", executor="dask",
+                       scheduler=f"tcp://127.0.0.1:{port}", progress=False)
+    assert err.value.key == "--scheduler"
+    folder = next(p for p in (tmp_path / "r" / "small").iterdir() if p.is_dir())
+    assert ExperimentStore(folder).manifest()["status"] == "failed"
+
+
+@pytest.mark.parametrize("given", ["../../elsewhere", "/tmp", "..", ".", "a/../../b", "latest/.."])
+def test_resume_accepts_only_an_experiment_inside_the_results_folder(tmp_path, given):
+    path = _scenario(tmp_path, replications=1)
+    run_experiment(path, results=tmp_path / "r", executor="serial", progress=False)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "manifest.json").write_text("{}")
+    with pytest.raises(InputError, match="expected the id of an experiment in") as err:
+        run_experiment(path, results=tmp_path / "r", resume=given, progress=False)
+    assert err.value.key == "--resume"
+
+
+def test_resume_of_an_unknown_id_suggests_the_nearest(tmp_path):
+    path = _scenario(tmp_path, replications=1)
+    done = run_experiment(path, results=tmp_path / "r", executor="serial", progress=False)
+    with pytest.raises(InputError, match=f"did you mean `{done.folder.name}`"):
+        run_experiment(path, results=tmp_path / "r", resume=done.folder.name[:-1] + "x", progress=False)

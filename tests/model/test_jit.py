@@ -26,9 +26,9 @@ from sim.experiment.runner import build_model
 from sim.scenario.load import load_scenario
 
 scenario = load_scenario(sys.argv[1])
-overrides = {"model.spinup_quarters": 8, "states.KZ.rest_of_world.aid": 300.0, "states.TM.rest_of_world.security": 500.0,
-             "model.arms.offer_weight": 0.1, "model.hedging.security": 0.5, "model.hedging.aid": 0.3,
-             "model.sanctions_weight.security": 0.5}
+overrides = {"model.spinup_quarters": 8, "states.KZ.rest_of_world.aid": 300.0,
+             "states.TM.rest_of_world.security": 500.0, "model.arms.offer_weight": 0.1,
+             "model.hedging.security": 0.5, "model.hedging.aid": 0.3, "model.sanctions_weight.security": 0.5}
 model = build_model(scenario, 3, overrides)
 for _ in range(16):
     model.step()
