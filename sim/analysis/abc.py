@@ -50,19 +50,19 @@ import pyabc
 import yaml
 
 from sim.analysis.abc_batch import BatchEvaluator, BatchModel, BatchSampler, pack, unpack
-from sim.analysis.abc_space import Kernel, Prior, Space, parameter_keys, prior_distributions
+from sim.analysis.abc_space import Kernel, Prior, Space, parameter_keys
+from sim.analysis.abc_summary import coverage, posterior_table, predictive_table
 from sim.analysis.calibrate import (
     DEFAULT_REPLICATIONS,
     DEFAULT_SCENARIO,
     Free,
-    _compared,
     check_coverage,
+    compared_values,
     loss,
     select_parameters,
     steps_needed,
-    total_key,
 )
-from sim.analysis.targets import FIT_LAST_YEAR, OTHERS, Target, Targets, load_targets
+from sim.analysis.targets import FIT_LAST_YEAR, Target, Targets, load_targets
 from sim.atomic import atomic_write_text
 from sim.errors import InputError
 from sim.experiment.store import new_experiment_id
@@ -78,11 +78,6 @@ DEFAULT_THRESHOLD = 1.0
 MIN_THRESHOLD_STEP = 0.01
 #: Warn when the last generation's effective sample size is below this share of the population.
 LOW_ESS = 0.1
-#: The credible and predictive intervals: 5% to 95%.
-LOWER, UPPER = 0.05, 0.95
-#: A posterior interval narrower than this share of the prior's: the targets identify the parameter;
-#: wider than WEAK: they do not.
-IDENTIFIED, WEAK = 0.5, 0.8
 SETTINGS = "abc.yaml"
 DATABASE = "abc.db"
 
@@ -98,6 +93,7 @@ class AbcOptions:
     min_acceptance: float = DEFAULT_MIN_ACCEPTANCE
     max_evaluations: int | None = None
     threshold: float = DEFAULT_THRESHOLD
+    min_step: float = MIN_THRESHOLD_STEP
     prior_weight: float = 0.0
     threads: int = 1
 
@@ -113,7 +109,8 @@ class AbcOptions:
 
     def settings(self) -> dict[str, Any]:
         """What decides the posterior (a resumed run must match); budgets may change on resume."""
-        return {k: v for k, v in asdict(self).items() if k not in ("generations", "max_evaluations", "threads")}
+        budgets = ("generations", "max_evaluations", "threads", "threshold", "min_step", "min_acceptance")
+        return {k: v for k, v in asdict(self).items() if k not in budgets}
 
 
 def check_prior_weight(weight: float) -> None:
@@ -166,7 +163,8 @@ def run_abc(evaluator: BatchEvaluator, fit: Sequence[Target], options: AbcOption
                        population_size=options.population, sampler=sampler, transitions=Kernel(),
                        model_prior=_OneModel())
     url = f"sqlite:///{database}"
-    observed = pack(fit, dict(pair for t in fit for pair in _compared(t)))  # for the record: the distance reads fit
+    # for the record: the distance reads fit
+    observed = pack(fit, dict(pair for t in fit for pair in compared_values(t)))
     history = abc.load(url, 1) if resume else abc.new(url, observed)
     done = history.n_populations
     clock, status = time.perf_counter(), "complete"
@@ -174,7 +172,7 @@ def run_abc(evaluator: BatchEvaluator, fit: Sequence[Target], options: AbcOption
     if done < options.generations and budget > 0:
         try:
             abc.run(minimum_epsilon=options.threshold, max_nr_populations=options.generations - done,
-                    min_acceptance_rate=options.min_acceptance, min_eps_diff=MIN_THRESHOLD_STEP,
+                    min_acceptance_rate=options.min_acceptance, min_eps_diff=options.min_step,
                     max_total_nr_simulations=budget + history.total_nr_simulations)
         except KeyboardInterrupt:
             status = "interrupted"
@@ -219,89 +217,12 @@ def _progress_line(population: int) -> Any:
     return report
 
 
-# -- what the posterior says ----------------------------------------------------------------------
-def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: Sequence[float]) -> np.ndarray:
-    """Quantiles of a weighted sample along its first axis (midpoint rule on the weights' cumulative sum)."""
-    order = np.argsort(values, axis=0, kind="stable")
-    v = np.take_along_axis(values, order, axis=0)
-    w = np.asarray(weights)[order]
-    cum = (np.cumsum(w, axis=0) - 0.5 * w) / np.sum(w, axis=0)
-    if v.ndim == 1:
-        return np.interp(qs, cum, v)
-    return np.stack([np.interp(qs, cum[:, j], v[:, j]) for j in range(v.shape[1])], axis=1)
-
-
 def unanchored(scenario: Scenario, free: Sequence[Free]) -> list[str]:
     """Free parameters documented only by sources dated after the fit (their prior stays uniform)."""
     from sim.model.provenance import informed_only_after
 
     late = {p.path for p in informed_only_after((scenario.parameters.get(f.path) for f in free), FIT_LAST_YEAR)}
     return [f.path for f in free if f.path in late]
-
-
-def posterior_table(free: Sequence[Free], points: np.ndarray, weights: np.ndarray, prior_weight: float,
-                    late: Sequence[str] = ()) -> pd.DataFrame:
-    """Per parameter: posterior mean, median, 5-95% interval, and its width against the prior's (search coordinates)."""
-    rows = []
-    priors = prior_distributions(free, prior_weight, late)
-    for i, (f, prior) in enumerate(zip(free, priors, strict=True)):
-        u = points[:, i]
-        q05, q50, q95 = weighted_quantiles(u, weights, (LOWER, 0.5, UPPER))
-        p05, p95 = prior.ppf(LOWER), prior.ppf(UPPER)
-        ratio = float((q95 - q05) / (p95 - p05)) if p95 > p05 else float("nan")
-        value = (lambda x: 10.0**x) if f.log else float
-        mean = float(np.sum(weights * np.array([value(x) for x in u])))
-        rows.append({"parameter": f.path, "documented": f.old, "mean": mean, "median": value(q50),
-                     "q05": value(q05), "q95": value(q95), "prior_q05": value(p05), "prior_q95": value(p95),
-                     "low": f.low, "high": f.high, "scale": "log" if f.log else "linear", "width_ratio": ratio,
-                     "identified": identification(ratio)})
-    return pd.DataFrame(rows)
-
-
-def identification(ratio: float) -> str:
-    """How well the targets pin a parameter down, from its posterior interval's width against its prior's."""
-    if not math.isfinite(ratio):
-        return "fixed"
-    return "identified" if ratio < IDENTIFIED else ("weakly" if ratio < WEAK else "not identified")
-
-
-def predictive_table(targets: Sequence[Target], shares: Mapping[str, np.ndarray], weights: np.ndarray) -> pd.DataFrame:
-    """Posterior-predictive 90% intervals of every value a target compares and whether it lies inside.
-
-    As the loss compares them (:func:`sim.analysis.calibrate._compared`): each power's share among
-    the target's powers and, where the target gives them, the shares of the total (``basis``).
-
-    ``shares`` per target: (particles, replications, powers); every replication of a particle
-    carries the particle's weight divided by the replications, so the interval holds both the
-    parameters' uncertainty and the model's own randomness.
-    """
-    rows = []
-    for t in targets:
-        for key, wanted in _compared(t):
-            if key not in shares:
-                continue
-            s = shares[key]
-            flat, w = s.reshape(-1, s.shape[-1]), np.repeat(weights / s.shape[1], s.shape[1])
-            q05, q50, q95 = weighted_quantiles(flat, w, (LOWER, 0.5, UPPER))
-            basis = "total" if key == total_key(t) else "among"
-            for k, (power, value) in enumerate(zip([*t.values, OTHERS][:len(wanted)], wanted, strict=True)):
-                rows.append({"target": t.id, "use": t.use, "state": t.state, "channel": t.channel, "basis": basis,
-                             "period": f"{t.period[0]}-{t.period[1]}", "power": power, "target_value": float(value),
-                             "tolerance": t.tolerance, "weight": t.weight, "q05": q05[k], "median": q50[k],
-                             "q95": q95[k], "inside": bool(q05[k] <= value <= q95[k]),
-                             "within_tolerance": bool(q05[k] - t.tolerance <= value <= q95[k] + t.tolerance)})
-    return pd.DataFrame(rows)
-
-
-def coverage(predictive: pd.DataFrame, use: str, column: str = "inside") -> float:
-    """Share of the ``use`` targets' values inside their posterior-predictive 90% intervals.
-
-    Targets of weight 0 (history the parameters cannot move, such as deliveries fixed by the
-    2019 order book) are left out. ``column="within_tolerance"``: inside the interval widened by
-    the target's tolerance (the data's own uncertainty).
-    """
-    sub = predictive[(predictive["use"] == use) & (predictive["weight"] > 0)]
-    return float(sub[column].mean()) if len(sub) else float("nan")
 
 
 # -- the calibration command ----------------------------------------------------------------------

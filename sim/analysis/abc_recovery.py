@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis.abc import AbcOptions, AbcRun, posterior_table, run_abc, unanchored
+from sim.analysis.abc import AbcOptions, AbcRun, run_abc, unanchored
 from sim.analysis.abc_batch import BatchEvaluator
 from sim.analysis.abc_space import prior_distributions
+from sim.analysis.abc_summary import posterior_table
 from sim.analysis.calibrate import Free, has_total, select_parameters, total_key
 from sim.analysis.targets import OTHERS, Targets
 from sim.errors import InputError

@@ -70,7 +70,7 @@ def generation_rows(cal: AbcCalibration) -> pd.DataFrame:
 
 
 def coverage_rows(cal: AbcCalibration) -> pd.DataFrame:
-    from sim.analysis.abc import coverage
+    from sim.analysis.abc_summary import coverage
 
     pred = cal.predictive[cal.predictive["weight"] > 0]
     return pd.DataFrame([{"targets": use, "values": int((pred["use"] == use).sum()),

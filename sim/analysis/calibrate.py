@@ -326,14 +326,14 @@ def loss(targets: Iterable[Target], model: Mapping[str, np.ndarray]) -> float:
     """
     num = den = 0.0
     for t in targets:
-        for key, wanted in _compared(t):
+        for key, wanted in compared_values(t):
             if key in model:
                 num += t.weight * float((((model[key] - wanted) / t.tolerance) ** 2).sum())
                 den += t.weight * len(wanted)
     return num / den if den > 0 else float("nan")
 
 
-def _compared(target: Target) -> list[tuple[str, np.ndarray]]:
+def compared_values(target: Target) -> list[tuple[str, np.ndarray]]:
     """What a target compares: its shares among its powers, and its shares of the total where the model has them."""
     pairs = [(target.id, np.array(list(target.values.values())))]
     if has_total(target):
@@ -889,7 +889,7 @@ def _overridden(scenario: Scenario, free: Sequence[Free]) -> list[str]:
 def _table(targets: Targets, before: Mapping[str, np.ndarray], after: Mapping[str, np.ndarray]) -> pd.DataFrame:
     rows = []
     for t in targets:
-        for key, values in _compared(t):
+        for key, values in compared_values(t):
             if key not in before or key not in after:
                 continue
             basis = "total" if key == total_key(t) else "among"

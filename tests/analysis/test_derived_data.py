@@ -61,9 +61,9 @@ def test_sipri_annual_values_are_sane(sipri):
     assert (sipri.loc[sipri["tiv_delivered"] > 0, "n_deals"] >= 1).all()
 
 
-def test_sipri_annual_reproduces_the_security_targets_shares_of_total(sipri):
+def test_sipri_annual_reproduces_the_arms_delivery_targets_shares_of_total(sipri):
     checked = 0
-    for target in shipped_targets("security", "sipri_"):
+    for target in shipped_targets("arms_deliveries", "sipri_"):
         if "share_of_total" not in target:
             continue
         first, last = target["period"]
