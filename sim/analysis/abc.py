@@ -56,17 +56,17 @@ from sim.analysis.calibrate import (
     DEFAULT_REPLICATIONS,
     DEFAULT_SCENARIO,
     Free,
-    check_coverage,
     compared_values,
+    fit_setting,
     loss,
     select_parameters,
     steps_needed,
 )
-from sim.analysis.targets import FIT_LAST_YEAR, Target, Targets, load_targets
+from sim.analysis.targets import FIT_LAST_YEAR, Target, Targets
 from sim.atomic import atomic_write_text
 from sim.errors import InputError
 from sim.experiment.store import new_experiment_id
-from sim.scenario.load import Scenario, load_scenario
+from sim.scenario.load import Scenario
 
 DEFAULT_POPULATION = 500
 DEFAULT_GENERATIONS = 30
@@ -266,13 +266,7 @@ def calibrate_abc(targets: str | Path, scenario: str | Path | Scenario = DEFAULT
     """Run (or with ``resume``, an id or folder, continue) an ABC-SMC calibration and write its report."""
     options = options or AbcOptions()
     options.check()
-    scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    checked = load_targets(targets, scenario.parameters)
-    if not checked.fit:
-        raise InputError("no `use: fit` target in the file; nothing to calibrate against", file=checked.path)
-    if sum(t.weight for t in checked.fit) <= 0:
-        raise InputError("every fit target has weight 0", file=checked.path)
-    warnings = check_coverage(scenario, checked)
+    scenario, checked, warnings = fit_setting(targets, scenario)
     free = select_parameters(scenario.parameters, patterns)
     settings = {"targets": str(checked.path), "scenario": str(scenario.path or scenario.name),
                 "parameters": [f.path for f in free], **options.settings()}

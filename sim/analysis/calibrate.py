@@ -724,17 +724,25 @@ def _unanchored(scenario: Scenario, free: Sequence[Free], options: Options) -> l
     return [f.path for f in free if f.path in late]
 
 
-def _prepare(targets: str | Path, scenario: str | Path | Scenario, patterns: Sequence[str] | None,
-             options: Options) -> tuple[Scenario, Targets, list[Free], list[str], Options, Evaluator]:
-    """Check the options, scenario and targets, choose the free parameters and build the evaluator."""
-    options.check()
+def fit_setting(targets: str | Path, scenario: str | Path | Scenario) -> tuple[Scenario, Targets, list[str]]:
+    """The scenario and its checked targets for a calibration (any method), with the coverage warnings.
+
+    Refuses a targets file with no fit target, or whose fit targets all weigh 0.
+    """
     scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     checked = load_targets(targets, scenario.parameters)
     if not checked.fit:
         raise InputError("no `use: fit` target in the file; nothing to calibrate against", file=checked.path)
     if sum(t.weight for t in checked.fit) <= 0:
         raise InputError("every fit target has weight 0", file=checked.path)
-    warnings = [*check_coverage(scenario, checked)]
+    return scenario, checked, [*check_coverage(scenario, checked)]
+
+
+def _prepare(targets: str | Path, scenario: str | Path | Scenario, patterns: Sequence[str] | None,
+             options: Options) -> tuple[Scenario, Targets, list[Free], list[str], Options, Evaluator]:
+    """Check the options, scenario and targets, choose the free parameters and build the evaluator."""
+    options.check()
+    scenario, checked, warnings = fit_setting(targets, scenario)
     free = select_parameters(scenario.parameters, patterns)
     warnings += _overridden(scenario, free)
     if options.patterns and not covers_period(scenario.start, parse_quarter(scenario.end_label)):
