@@ -278,7 +278,7 @@ def _say_if_compiling() -> None:
     from sim.model import step
     from sim.model.jit import is_cached
 
-    if not is_cached(step.run_batch, step.model_perceive):
+    if not is_cached(step.run_batch, step.spin_up):
         print("first use of this version of the model on this machine: compiling it (half a minute to a "
               "minute and a half, once; later runs start at once)", file=sys.stderr, flush=True)
 

@@ -16,7 +16,8 @@ how the inputs are prepared:
   (``numpy.random.default_rng(seed)``, what Mesa 3.5 does with ``rng=seed``). Every step draws
   ``random((P, S))`` for protests then ``random(B)`` for clashes, whatever happens; the compiled
   loop draws the same numbers from the same algorithm (:mod:`sim.model.streams`), run by run.
-* **Spin-up**: deterministic, once per design point (:func:`sim.model.step.spin_up_points`).
+* **Spin-up**: deterministic, once per design point (:func:`sim.model.step.spin_up_points`, the
+  model's own :func:`~sim.model.step.spin_up` for each).
 
 So the engine's tidy table is the Mesa model's, bit for bit (tests/experiment/test_engine.py).
 """
@@ -165,6 +166,8 @@ class BatchResult:
     replays: list[PointReplay]
     worlds: list[World]  # every world of the batch's points (the rows of its world table)
     world_of_step: np.ndarray  # (D,T) index into ``worlds`` of the world in effect at each step
+    threat: np.ndarray  # (N, K, S) the states' threat at the kept steps
+    demand: np.ndarray  # (N, K, S, C) their demand per channel
 
 
 class ReplayCache:
@@ -209,28 +212,27 @@ def run_batch(scenario: Scenario, runs: Sequence[Any], keep: np.ndarray, cache: 
     first_world = plan.world[:, 0].copy()
     for d, rep in enumerate(replays):  # the spin-up runs on the world before any event
         first_world[d] = plan.world[d, 0] - rep.world_of_step[0]
-    stocks0, level0, tension0 = np.zeros((D, P, S, C)), np.zeros((D, P, S, C)), np.zeros((D, S))
-    rest0 = np.zeros((D, S, C))
-    spin = np.array([r.spinup_quarters for r in replays], dtype=np.int64)
-    phases.spin_up_points(table, first_world, plan.step_quarters, spin, scenario.start, stocks0, level0, tension0,
-                          rest0)
     Q, L = P + 1, table.arms_kernel.shape[1]
+    starts = phases.RunState(np.zeros((D, P, S, C)), np.zeros((D, P, S, C)), np.zeros((D, S)), np.zeros((D, S, C)),
+                             np.zeros((D, Q, S)), np.zeros((D, Q, S, L)), np.zeros((D, 4), dtype=np.uint64))
+    spin = np.array([r.spinup_quarters for r in replays], dtype=np.int64)
+    phases.spin_up_points(table, first_world, plan.step_quarters, spin, scenario.start, starts)
 
     N, K = len(runs), len(keep)
     point_of_run = np.array([local[r.point] for r in runs], dtype=np.int64)
     seed_of_run = np.array([r.seed for r in runs], dtype=np.int64)
     slot = np.full(T, -1, dtype=np.int64)
     slot[keep] = np.arange(K)
-    out = BatchResult(np.empty((N, K, P, S, C)), np.empty((N, K, P, S)), np.empty((N, K, S, C)),
-                      np.zeros((N, T, P, S), dtype=np.bool_), np.zeros((N, T, B), dtype=np.bool_),
-                      np.empty((N, T, Q, S)), np.empty((N, T, Q, S)), np.asarray(keep), points, point_of_run, replays,
-                      worlds, plan.world)
-    args = (table, plan, point_of_run, seed_of_run, stocks0, level0, tension0, rest0, slot, out.stocks,
-            out.composite, out.rest, out.protests, out.clashes, out.delivered, out.arms_choice)
+    records = phases.Records(np.empty((N, K, P, S, C)), np.empty((N, K, P, S)), np.empty((N, K, S, C)),
+                             np.empty((N, K, S)), np.empty((N, K, S, C)), np.zeros((N, T, P, S), dtype=np.bool_),
+                             np.zeros((N, T, B), dtype=np.bool_), np.empty((N, T, Q, S)), np.empty((N, T, Q, S)))
+    out = BatchResult(records.stocks, records.composite, records.rest, records.protests, records.clashes,
+                      records.delivered, records.arms_choice, np.asarray(keep), points, point_of_run, replays, worlds,
+                      plan.world, records.threat, records.demand)
+    args = (table, plan, point_of_run, seed_of_run, starts, slot, records)
 
     def run_state():  # type: ignore[no-untyped-def]  # a thread's workspace and run state, reused run after run
-        return (phases.workspace(P, S, C, B), np.empty((P, S, C)), np.empty((P, S, C)), np.empty(S), np.empty((S, C)),
-                np.empty((Q, S)), np.empty((Q, S, L)))
+        return phases.workspace(P, S, C, B), phases.run_state(P, S, C, L)
 
     threads = max(1, min(threads or 1, N))
     if threads == 1:

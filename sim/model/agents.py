@@ -43,6 +43,8 @@ class ModelView(Protocol):
     openness: np.ndarray  # (P,S,C) the states' choices
     arms_choice: np.ndarray  # (Q,S)
     orders: np.ndarray  # (S,)
+    run: phases.RunState  # what the run carries from step to step (the arrays above)
+    workspace: phases.Workspace  # what this step computes on its way
     step_quarters: int
     actions: ActionQueue
 
@@ -80,14 +82,13 @@ class Power(Actor):
         The power weighs states by priority, receptivity and openings (unmet demand, rivals'
         retreat), moves part of its effort between channels towards the better openings, boosts
         where a rival challenges it, and adds its one-off actions due this step. Writes the
-        power's row of ``model.allocation`` (channel units per step).
+        power's row of ``model.allocation`` (channel units per step), as the batched engine's
+        :func:`sim.model.step.decide` does with the same calls.
         """
         model, p = self.model, self.index
-        weights, amounts = phases.model_power_allocation(model.world.table, 0, p, model.opening,
-                                                         model.reaction_boost, model.budget, model.step_quarters)
+        weights, amounts = phases.allocate(model.world.table, 0, p, model.step_quarters, model.workspace)
         for state, channel, amount in model.actions.take(p, model.step_quarters):
             phases.add_action(amounts, weights, -1 if state is None else state, channel, amount)
-        model.allocation[p] = amounts
 
 
 class State(Actor):
@@ -109,12 +110,8 @@ class State(Actor):
         equipment wanted and what is held or on order sets how much. Writes this state's column of
         ``model.openness``, ``model.arms_choice`` and ``model.orders``.
         """
-        model, s = self.model, self.index
-        openness, choice, orders = phases.model_state_choice(model.world.table, 0, s, model.stocks, model.rest,
-                                                             model.equipment, model.pipeline, model.discount)
-        model.openness[:, s, :] = openness
-        model.arms_choice[:, s] = choice
-        model.orders[s] = orders
+        model = self.model
+        phases.choose(model.world.table, 0, self.index, model.run, model.workspace)
 
     @property
     def threat(self) -> float:

@@ -46,6 +46,13 @@ DEFAULT_STEPS = 48
 #: world's stocks. (The arms market starts from the data: equipment in service and the order book.)
 InitialState = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
+_NO_RISES = (np.zeros(0, dtype=np.int64), np.zeros(0), 0, 0)
+
+
+def _split128(value: int) -> list[int]:
+    """A 128-bit integer as (high, low) 64-bit words."""
+    return [value >> 64, value & 0xFFFFFFFFFFFFFFFF]
+
 
 class InfluenceModel(mesa.Model):
     """Great-power competition for influence through aid, drills and security offers.
@@ -87,20 +94,21 @@ class InfluenceModel(mesa.Model):
         self.powers = self.agents_by_type[Power]
         self.states = self.agents_by_type[State]
 
-        self.allocation = np.zeros((P, S, C))
-        self.openness, self.arms_choice, self.orders = np.ones((P, S, C)), np.zeros((P + 1, S)), np.zeros(S)
+        table = self.world.table
+        self.workspace = phases.workspace(P, S, C, len(self.world.border_pairs))
+        self.run = phases.run_state(P, S, C, table.arms_kernel.shape[1])
+        self._draw_from(self.rng)
         if initial_state is None:
-            self.stocks, self.tension, self.level = np.zeros((P, S, C)), np.zeros(S), np.zeros((P, S, C))
-            self.rest = np.zeros((S, C))
-            self._spin_up()
+            phases.spin_up(table, 0, self.step_quarters, self.world.spinup_quarters, self.start_quarter, self.run,
+                           self.workspace)
         else:
-            self.stocks, self.tension, self.level, self.rest = (np.array(a, dtype=float) for a in initial_state)
-            if (self.stocks.shape != (P, S, C) or self.tension.shape != (S,) or self.level.shape != (P, S, C)
-                    or self.rest.shape != (S, C)):
+            stocks, tension, level, rest = (np.array(a, dtype=float) for a in initial_state)
+            if stocks.shape != (P, S, C) or tension.shape != (S,) or level.shape != (P, S, C) or rest.shape != (S, C):
                 raise ValueError("initial_state does not match the actors of these parameters")
-        self.equipment, self.pipeline = phases.model_start_arms(self.world.table, 0)
-        self.delivered = np.zeros((P + 1, S))
-        self._perceive(self.start_quarter)
+            for name, value in (("stocks", stocks), ("tension", tension), ("level", level), ("rest", rest)):
+                getattr(self.run, name)[...] = value
+            phases.start_arms(table, 0, self.run.held, self.run.pipeline)
+        phases.begin_step(table, 0, self.start_quarter, *_NO_RISES, self.run, self.workspace)
 
         self.influence_history = np.zeros((steps, P, S, C))
         self.composite_history = np.zeros((steps, P, S))
@@ -109,6 +117,47 @@ class InfluenceModel(mesa.Model):
         self.rest_history = np.zeros((steps, S, C))  # the rest of the world's stocks
         self.delivered_history = np.zeros((steps, P + 1, S))  # arms delivered per step, by supplier (SIPRI TIV m)
         self.arms_choice_history = np.zeros((steps, P + 1, S))  # where new arms were ordered
+        self.protest_history = np.zeros((steps, P, S), dtype=bool)  # protests per step, by power and state
+        self.clash_history = np.zeros((steps, len(self.world.border_pairs)), dtype=bool)  # clashes per step
+
+    def _draw_from(self, rng: np.random.Generator) -> None:
+        """Random draws come from the compiled copy of ``rng``'s PCG64 stream (:mod:`sim.model.streams`).
+
+        The step draws inside compiled code, from ``run.stream``; :meth:`step` hands the advanced
+        state back to ``self.rng`` so that Mesa's generator and the model's draws stay one stream.
+        """
+        state = rng.bit_generator.state
+        if state.get("bit_generator") != "PCG64":
+            raise ValueError(f"the model draws from a PCG64 generator (numpy's default), not {state.get('bit_generator')}")
+        self.run.stream[:] = _split128(state["state"]["state"]) + _split128(state["state"]["inc"])
+
+    def _hand_back_stream(self) -> None:
+        stream = [int(x) for x in self.run.stream]
+        state = self.rng.bit_generator.state
+        state["state"] = {"state": (stream[0] << 64) | stream[1], "inc": (stream[2] << 64) | stream[3]}
+        state["has_uint32"], state["uinteger"] = 0, 0
+        self.rng.bit_generator.state = state
+
+    # -- what the agents and the views read: the run's arrays and this step's workspace ------------
+    stocks = property(lambda self: self.run.stocks, doc="(P,S,C) influence stocks")
+    level = property(lambda self: self.run.level, doc="(P,S,C) remembered stock levels")
+    tension = property(lambda self: self.run.tension, doc="(S,) border tension")
+    rest = property(lambda self: self.run.rest, doc="(S,C) the rest of the world's stocks")
+    equipment = property(lambda self: self.run.held, doc="(Q,S) arms in service by supplier")
+    pipeline = property(lambda self: self.run.pipeline, doc="(Q,S,L) arms on order, by quarter due")
+    threat = property(lambda self: self.workspace.threat, doc="(S,) this step's threat")
+    demand = property(lambda self: self.workspace.demand, doc="(S,C) this step's demand")
+    composite = property(lambda self: self.workspace.composite, doc="(P,S) composite influence at the step's start")
+    composite_share = property(lambda self: self.workspace.share, doc="(P,S) composite shares at the step's start")
+    discount = property(lambda self: self.workspace.discount, doc="(P,S) the balancing discount")
+    opening = property(lambda self: self.workspace.opening, doc="(P,S,C) the openings each power sees")
+    reaction_boost = property(lambda self: self.workspace.boost, doc="(P,S,C) rivals' reaction multipliers")
+    budget = property(lambda self: self.workspace.budget, doc="(P,C) this step's budgets per quarter")
+    allocation = property(lambda self: self.workspace.allocation, doc="(P,S,C) what each power sends this step")
+    openness = property(lambda self: self.workspace.openness, doc="(P,S,C) the states' choices")
+    arms_choice = property(lambda self: self.workspace.arms_choice, doc="(Q,S) where states order new arms")
+    orders = property(lambda self: self.workspace.orders, doc="(S,) new arms ordered per quarter")
+    delivered = property(lambda self: self.workspace.delivered, doc="(Q,S) arms delivered this step")
 
     # -- the clock -------------------------------------------------------------------------
     @property
@@ -122,70 +171,50 @@ class InfluenceModel(mesa.Model):
 
     # -- one step, as in the ODD's process overview --------------------------------------
     def step(self) -> None:
+        """One step (:mod:`sim.model.step`): events, perception, the agents' decisions, uptake, random events, records.
+
+        The compiled :func:`~sim.model.step.begin_step` and :func:`~sim.model.step.end_step` are
+        the batched engine's too; between them each agent decides for itself, making the calls
+        the engine's :func:`~sim.model.step.decide` makes.
+        """
         first = self.start_quarter + (self.steps - 1) * self.step_quarters  # Mesa counted this step already
-        self._fire_events(first, first + self.step_quarters)
-        self._perceive(first)
+        t = self.steps - 1
+        rises = self._fire_events(first, first + self.step_quarters)
+        table, ws = self.world.table, self.workspace
+        phases.begin_step(table, 0, first, *rises, self.run, ws)
         self.states.do("choose")
         self.powers.do("allocate")
         self.actions.purge()
-        self._absorb(ordering=first >= self.world.first_order)
-        self._random_events(first)
-        self._record()
+        if t >= len(self.influence_history):
+            self._grow_records()
+        phases.end_step(table, 0, first, self.step_quarters, self.run, ws, t, t, self.records)
+        self._hand_back_stream()
+        self._log_random_events(t, first)
+
+    @property
+    def records(self) -> phases.Records:
+        """The histories as the compiled step writes them (every step kept)."""
+        return phases.Records(self.influence_history, self.composite_history, self.rest_history, self.threat_history,
+                              self.demand_history, self.protest_history, self.clash_history, self.delivered_history,
+                              self.arms_choice_history)
 
     @property
     def receptivity(self) -> np.ndarray:
         """(P,S,C) how much of each power's offer each state takes up (fixed until the world changes)."""
         return self.world.receptivity
 
-    def _perceive(self, quarter: int) -> None:
-        """States' threat and demand; balancing; openings, rivals' reactions, budgets (:func:`step.perceive`)."""
-        (self.threat, self.demand, self.composite, self.composite_share, self.discount, self.opening,
-         self.reaction_boost, self.budget) = phases.model_perceive(self.world.table, 0, self.stocks, self.level,
-                                                                   self.tension, self.rest, quarter)
-
-    def _absorb(self, ordering: bool) -> None:
-        """States take up what arrived: arms arrive and are ordered, ties lapse, offers contest the room left.
-
-        :func:`step.absorb`; ``ordering`` says whether states place new arms orders this step (the
-        order book of ``model.arms.order_book_year`` covers the years before).
-        """
-        (self.stocks, self.level, self.tension, self.rest, self.equipment, self.pipeline,
-         self.delivered) = phases.model_absorb(
-            self.world.table, 0, self.step_quarters, self.allocation, self.openness, self.arms_choice, self.orders,
-            ordering, self.demand, self.stocks, self.level, self.tension, self.rest, self.equipment, self.pipeline)
-
-    def _random_events(self, quarter: int) -> None:
-        """Protests and border clashes, drawn from the model's own generator.
-
-        The same number of draws is taken every step whatever happens, so one random event
-        does not shift the stream of those that follow.
-        """
+    def _log_random_events(self, t: int, quarter: int) -> None:
+        """The step's protests and border clashes (drawn in the compiled step) into the event log."""
         w = self.world
-        protest_draw = self.rng.random(self.stocks.shape[:2])
-        clash_draw = self.rng.random(len(w.border_pairs))
-        self.stocks, self.tension, fired, clashed = phases.model_random_events(
-            w.table, 0, self.step_quarters, self.stocks, self.tension, self.composite_share, protest_draw, clash_draw)
-        for p, s in zip(*np.nonzero(fired), strict=True):
+        for p, s in zip(*np.nonzero(self.protest_history[t]), strict=True):
             self.event_log.add(self.steps, quarter, "random", "protest", protest_title(w, p, s))
-        for b in np.nonzero(clashed)[0]:
+        for b in np.nonzero(self.clash_history[t])[0]:
             self.event_log.add(self.steps, quarter, "random", "border_clash", clash_title(w, b))
-
-    def _record(self) -> None:
-        t = self.steps - 1
-        if t >= len(self.influence_history):
-            self._grow_records()
-        self.influence_history[t] = self.stocks
-        self.composite_history[t] = mech.composite(self.stocks, self.world.table.channel_weights[0])
-        self.threat_history[t] = self.threat
-        self.demand_history[t] = self.demand
-        self.rest_history[t] = self.rest
-        self.delivered_history[t] = self.delivered
-        self.arms_choice_history[t] = self.arms_choice
 
     def _grow_records(self) -> None:
         n = max(1, len(self.influence_history))
         for name in ("influence_history", "composite_history", "threat_history", "demand_history", "rest_history",
-                     "delivered_history", "arms_choice_history"):
+                     "delivered_history", "arms_choice_history", "protest_history", "clash_history"):
             history = getattr(self, name)
             setattr(self, name, np.concatenate([history, np.zeros_like(history[:n])]))
 
@@ -194,37 +223,23 @@ class InfluenceModel(mesa.Model):
         """Copies of (stocks, tension, level, rest) as they stand; after construction, the spun-up start."""
         return self.stocks.copy(), self.tension.copy(), self.level.copy(), self.rest.copy()
 
-    def _spin_up(self) -> None:
-        """Run the start-year budgets from empty stocks so the start follows from the parameters.
-
-        No events and no random draws: the spin-up is deterministic and leaves the model's
-        generator untouched. Budgets stand at their start-of-period level (no trend). The arms
-        market runs from the data's equipment with an empty pipeline, ordering every step, so the
-        security ties that deliveries build are in the start; the start then takes the equipment
-        and the order book from the data again.
-        """
-        table = self.world.table
-        self.equipment = table.arms_held0[0].copy()
-        self.pipeline = np.zeros(self.equipment.shape + table.arms_kernel[0].shape)
-        for _ in range(self.world.spinup_quarters // self.step_quarters):
-            self._perceive(self.start_quarter)
-            self.states.do("choose")
-            self.powers.do("allocate")
-            self._absorb(ordering=True)
-
     # -- events ------------------------------------------------------------------------------
     @property
     def events(self) -> list[Event]:
         """The scheduled events, by date."""
         return self.scheduler.events
 
-    def _fire_events(self, first: int, end: int) -> None:
-        """Apply events dated in quarters [first, end) and revert those whose time is up."""
+    def _fire_events(self, first: int, end: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+        """Apply events dated in quarters [first, end), revert those whose time is up: the tension rises due.
+
+        Returns the rises as :func:`~sim.model.step.begin_step` takes them (states, amounts, 0, n).
+        """
         fired = self.scheduler.fire(self.steps, first, end, self.world)
-        for states, amount in fired.rises:
-            self.tension[states] += amount
         if fired.changed:
             self.world = build_world(self.parameters)
+        states = [state for group, _ in fired.rises for state in group]
+        amounts = [amount for group, amount in fired.rises for _ in group]
+        return np.array(states, dtype=np.int64), np.array(amounts, dtype=np.float64), 0, len(states)
 
 
 def protest_title(world: World, p: int, s: int) -> str:

@@ -1,31 +1,36 @@
-"""The model's step in compiled phases, shared by the Mesa model and the batched engine.
+"""The model's step, written once: compiled phases shared by the Mesa model and the batched engine.
 
-One step of the model (docs/odd.md, section 3) is a fixed sequence of the mechanisms of
-:mod:`sim.model.mechanisms`. It is written here once, as five compiled phases over one
-replication's arrays:
+One step of the model (docs/odd.md, section 3) advances one replication by one step (a quarter
+by default). It is written here once, as :func:`advance`:
 
-1. :func:`perceive`: threat, demand, composite shares and the balancing discount, the openings
-   each power sees, the rivals' reaction multipliers, this step's budgets after their trends;
-2. :func:`state_choice` (one state): how far it opens each channel to each power, where it
-   orders new arms and how much;
-3. :func:`power_allocation` (one power) and :func:`add_action` (a one-off action due now);
-4. :func:`absorb`: arms arrive and orders are placed; ties lapse and offers (the rest of the
-   world's among them) contest the room left; remembered levels; tension relaxes;
-5. :func:`random_events`: protests and border clashes from this step's random numbers.
+1. :func:`begin_step`: the border tension this step's events add, then :func:`perceive`
+   (threat, demand, composite shares and the balancing discount, the openings each power sees,
+   the rivals' reaction multipliers, this step's budgets after their trends);
+2. :func:`decide`: each state chooses (:func:`choose`: how far it opens each channel to each
+   power, where it orders new arms and how much), then each power allocates (:func:`allocate`)
+   and adds its one-off actions due (:func:`add_action`);
+3. :func:`end_step`: :func:`absorb` (arms arrive and are ordered; ties lapse and offers, the rest
+   of the world's among them, contest the room left; remembered levels; tension relaxes), this
+   step's random draws and :func:`random_events` (protests and border clashes), then the step's
+   records into a :class:`Records`.
 
-:class:`~sim.model.influence_model.InfluenceModel` calls them from its step and its agents
-(each ``State`` calls :func:`state_choice` and each ``Power`` :func:`power_allocation` for
-itself); :func:`run_batch`, the batched
-engine's loop over replications (:mod:`sim.experiment.engine`, in threads), calls the very same compiled
-functions in the same order, so both give the same numbers bit for bit. Each phase reads its
-world's numbers from a :class:`~sim.model.world.WorldTable` row ``k``.
+What a run carries from step to step is a :class:`RunState` (stocks, level, tension, the rest
+of the world, arms held and on order, the random stream); what a step computes on its way is a
+:class:`Workspace`. The phases change both in place and allocate nothing.
 
-The phases work in place on a :class:`Workspace` (what a step computes on its way) and on the
-replication's stocks, level and tension, and allocate nothing. The engine keeps one workspace
-per thread and compiles its loop without numba's memory manager, so its step allocates and
-reference-counts nothing. The Mesa model calls them through :func:`model_perceive`,
-:func:`model_power_allocation`, :func:`model_absorb` and :func:`model_random_events`, which run
-the same phase on new arrays (its arrays are new every step, as with plain functions).
+Who calls what:
+
+* the batched engine (:mod:`sim.experiment.engine`) calls :func:`run_batch`, which steps each
+  run with :func:`advance` (compiled without the GIL and without numba's memory manager, so
+  threads share a chunk and nothing is allocated or reference-counted);
+* :class:`~sim.model.influence_model.InfluenceModel` calls :func:`begin_step` and
+  :func:`end_step` on its own run state and workspace; between them its Mesa agents decide for
+  themselves (``State.choose`` calls :func:`choose`, ``Power.allocate`` calls :func:`allocate`
+  and :func:`add_action`), the calls :func:`decide` makes in the same order;
+* both spin up with :func:`spin_up` (the engine once per design point, :func:`spin_up_points`).
+
+So the two engines agree by construction; tests/experiment/test_engine.py still checks them bit
+for bit, and tests/model/test_jit.py checks the compiled code against its own Python source.
 """
 
 from __future__ import annotations
@@ -63,7 +68,6 @@ class Workspace(NamedTuple):
     chance: np.ndarray  # (P,S)
     fired: np.ndarray  # (P,S) bool
     clashed: np.ndarray  # (B,) bool
-    stream: np.ndarray  # (4,) uint64: the replication's random stream (:mod:`sim.model.streams`)
     protest_draw: np.ndarray  # (P,S) this step's draws
     clash_draw: np.ndarray  # (B,)
     openness: np.ndarray  # (P,S,C) the states' choices: how far each channel is open to each power
@@ -85,7 +89,7 @@ def workspace(P, S, C, B):  # type: ignore[no-untyped-def]
                      np.zeros((P, C), dtype=np.bool_), np.empty((P, C)), np.empty((P, S, C)), np.zeros((P, S, C)),
                      np.empty((P, S, C)), np.empty((P, S, C)), np.empty((P, S, C)), np.empty(C), np.empty((S, C)),
                      np.empty((P, S)), np.zeros((P, S), dtype=np.bool_), np.zeros(B, dtype=np.bool_),
-                     np.zeros(4, dtype=np.uint64), np.empty((P, S)), np.empty(B), np.ones((P, S, C)),
+                     np.empty((P, S)), np.empty(B), np.ones((P, S, C)),
                      np.zeros((Q, S)), np.zeros((Q, S)), np.zeros(S), np.zeros((Q, S)), np.zeros((S, C)),
                      np.zeros((S, C)), np.zeros(C))
 
@@ -258,61 +262,118 @@ def random_events(w, k, step_quarters, stocks, tension, composite_share, protest
     return fired, clashed
 
 
-# -- the Mesa model's calls: each phase on new arrays ------------------------------------------------
-@entry
-def model_perceive(w, k, stocks, level, tension, rest, quarter):  # type: ignore[no-untyped-def]
-    """:func:`perceive` into new arrays."""
-    P, S, C = stocks.shape
-    return perceive(w, k, stocks, level, tension, rest, quarter, workspace(P, S, C, w.border_pairs.shape[1]))
+# -- one step, written once ---------------------------------------------------------------------
+class RunState(NamedTuple):
+    """What one replication carries from step to step; the phases change it in place.
+
+    The Mesa model keeps one (its ``stocks``, ``tension``, ... are these arrays); the batched
+    engine one per thread, reused run after run, and one per design point for the spun-up start.
+    """
+
+    stocks: np.ndarray  # (P,S,C) influence stocks
+    level: np.ndarray  # (P,S,C) remembered stock levels (openings see retreats against them)
+    tension: np.ndarray  # (S,) border tension
+    rest: np.ndarray  # (S,C) the rest of the world's stocks
+    held: np.ndarray  # (Q,S) arms in service, by supplier (powers, then the rest of the world)
+    pipeline: np.ndarray  # (Q,S,L) arms on order, by quarter due
+    stream: np.ndarray  # (4,) uint64: the random stream (:mod:`sim.model.streams`)
+
+
+class Records(NamedTuple):
+    """Where a run's steps are recorded: the steps kept (``slot >= 0``), and every step's events and arms.
+
+    The Mesa model passes its histories (every step kept); the engine its outputs for one run.
+    """
+
+    stocks: np.ndarray  # (K,P,S,C)
+    composite: np.ndarray  # (K,P,S)
+    rest: np.ndarray  # (K,S,C)
+    threat: np.ndarray  # (K,S)
+    demand: np.ndarray  # (K,S,C)
+    protests: np.ndarray  # (T,P,S) bool
+    clashes: np.ndarray  # (T,B) bool
+    delivered: np.ndarray  # (T,Q,S) arms delivered, by supplier
+    arms_choice: np.ndarray  # (T,Q,S) where new arms were ordered
 
 
 @entry
-def model_state_choice(w, k, s, stocks, rest, held, pipeline, discount):  # type: ignore[no-untyped-def]
-    """:func:`state_choice` into new arrays: state ``s``'s openness (P,C), arms choice (Q,) and orders."""
-    P, S, C = stocks.shape
-    ws = workspace(P, S, C, w.border_pairs.shape[1])
-    state_choice(w, k, s, stocks, rest, held, pipeline, discount, ws)
-    return ws.openness[:, s, :].copy(), ws.arms_choice[:, s].copy(), ws.orders[s]
+def run_state(P, S, C, L):  # type: ignore[no-untyped-def]
+    """A :class:`RunState` of zeros for P powers, S states, C channels and a delivery kernel of L quarters."""
+    Q = P + 1
+    return RunState(np.zeros((P, S, C)), np.zeros((P, S, C)), np.zeros(S), np.zeros((S, C)), np.zeros((Q, S)),
+                    np.zeros((Q, S, L)), np.zeros(4, dtype=np.uint64))
 
 
-@entry
-def model_power_allocation(w, k, p, opening, boost, budget, step_quarters):  # type: ignore[no-untyped-def]
-    """:func:`power_allocation` into new arrays."""
-    P, S, C = opening.shape
-    return power_allocation(w, k, p, opening, boost, budget, step_quarters,
-                            workspace(P, S, C, w.border_pairs.shape[1]))
+@compiled
+def begin_step(w, k, quarter, rise_state, rise_amount, lo, hi, run, ws):  # type: ignore[no-untyped-def]
+    """A step's start: border tension rises from this step's events (``lo`` to ``hi``), then :func:`perceive`."""
+    for i in range(lo, hi):
+        run.tension[rise_state[i]] += rise_amount[i]
+    perceive(w, k, run.stocks, run.level, run.tension, run.rest, quarter, ws)
 
 
-@entry
-def model_absorb(w, k, step_quarters, allocation, openness, arms_choice, orders, ordering, demand, stocks, level,  # type: ignore[no-untyped-def]
-                 tension, rest, held, pipeline):
-    """:func:`absorb` on copies: new (stocks, level, tension, rest, held, pipeline, delivered)."""
-    P, S, C = stocks.shape
-    stocks, level, tension = stocks.copy(), level.copy(), tension.copy()
-    rest, held, pipeline = rest.copy(), held.copy(), pipeline.copy()
-    ws = workspace(P, S, C, w.border_pairs.shape[1])
-    absorb(w, k, step_quarters, allocation, openness, arms_choice, orders, ordering, demand, stocks, level, tension,
-           rest, held, pipeline, ws)
-    return stocks, level, tension, rest, held, pipeline, ws.delivered
+@compiled
+def choose(w, k, s, run, ws):  # type: ignore[no-untyped-def]
+    """State ``s``'s decision (``State.choose``): :func:`state_choice` on the run's state."""
+    state_choice(w, k, s, run.stocks, run.rest, run.held, run.pipeline, ws.discount, ws)
 
 
-@entry
-def model_random_events(w, k, step_quarters, stocks, tension, composite_share, protest_draw, clash_draw):  # type: ignore[no-untyped-def]
-    """:func:`random_events` on copies: new (stocks, tension), protests (P,S), clashes (B,)."""
-    P, S, C = stocks.shape
-    stocks, tension = stocks.copy(), tension.copy()
-    fired, clashed = random_events(w, k, step_quarters, stocks, tension, composite_share, protest_draw, clash_draw,
-                                   workspace(P, S, C, clash_draw.shape[0]))
-    return stocks, tension, fired, clashed
+@compiled
+def allocate(w, k, p, step_quarters, ws):  # type: ignore[no-untyped-def]
+    """Power ``p``'s decision (``Power.allocate``): weights (1,S,C) and amounts (S,C), a view of ``ws.allocation``."""
+    return power_allocation(w, k, p, ws.opening, ws.boost, ws.budget, step_quarters, ws)
 
 
-@entry
-def model_start_arms(w, k):  # type: ignore[no-untyped-def]
-    """The arms market at the start: (equipment in service (Q,S), the order book's pipeline (Q,S,L))."""
-    held = w.arms_held0[k].copy()
-    pipeline = np.empty(held.shape + w.arms_kernel[k].shape)
-    start_arms(w, k, held, pipeline)
-    return held, pipeline
+@compiled
+def decide(w, k, step_quarters, run, ws, action_lo, action_hi, action_state, action_channel, action_amount):  # type: ignore[no-untyped-def]
+    """Every actor's decision in the Mesa model's order: each state chooses, then each power allocates.
+
+    A power adds its one-off actions due now (``action_lo[p]`` to ``action_hi[p]`` of the
+    action arrays) to what it allocates. The Mesa model does not call this: its agents make
+    these very calls themselves (``states.do("choose")``, ``powers.do("allocate")``).
+    """
+    P, S = ws.share.shape
+    for s in range(S):
+        choose(w, k, s, run, ws)
+    for p in range(P):
+        weights, amounts = allocate(w, k, p, step_quarters, ws)
+        for i in range(action_lo[p], action_hi[p]):
+            add_action(amounts, weights, action_state[i], action_channel[i], action_amount[i])
+
+
+@compiled
+def end_step(w, k, quarter, step_quarters, run, ws, t, slot, out):  # type: ignore[no-untyped-def]
+    """A step's end: :func:`absorb`, this step's random draws and :func:`random_events`, then the records.
+
+    Draws ``random((P, S))`` for protests then ``random(B)`` for clashes from ``run.stream``,
+    whatever happens, so one event does not shift the draws of those that follow. Records the
+    step's events and arms as step ``t`` of ``out`` and, when ``slot >= 0``, its state as ``slot``.
+    """
+    absorb(w, k, step_quarters, ws.allocation, ws.openness, ws.arms_choice, ws.orders, quarter >= w.first_order[k],
+           ws.demand, run.stocks, run.level, run.tension, run.rest, run.held, run.pipeline, ws)
+    streams.random_fill(run.stream, ws.protest_draw)
+    streams.random_fill(run.stream, ws.clash_draw)
+    fired, clashed = random_events(w, k, step_quarters, run.stocks, run.tension, ws.share, ws.protest_draw,
+                                   ws.clash_draw, ws)
+    _copy(fired, out.protests[t])
+    _copy(clashed, out.clashes[t])
+    _copy(ws.delivered, out.delivered[t])
+    _copy(ws.arms_choice, out.arms_choice[t])
+    if slot >= 0:
+        _copy(run.stocks, out.stocks[slot])
+        _copy(run.rest, out.rest[slot])
+        _copy(ws.threat, out.threat[slot])
+        _copy(ws.demand, out.demand[slot])
+        mech.composite(run.stocks, w.channel_weights[k], out.composite[slot])
+
+
+@compiled
+def advance(w, k, quarter, step_quarters, rise_state, rise_amount, rise_lo, rise_hi, action_lo, action_hi,  # type: ignore[no-untyped-def]
+            action_state, action_channel, action_amount, run, ws, t, slot, out):
+    """One step of one replication: :func:`begin_step`, :func:`decide`, :func:`end_step` (docs/odd.md, section 3)."""
+    begin_step(w, k, quarter, rise_state, rise_amount, rise_lo, rise_hi, run, ws)
+    decide(w, k, step_quarters, run, ws, action_lo, action_hi, action_state, action_channel, action_amount)
+    end_step(w, k, quarter, step_quarters, run, ws, t, slot, out)
 
 
 @compiled
@@ -327,100 +388,81 @@ def start_arms(w, k, held, pipeline):  # type: ignore[no-untyped-def]
                 pipeline[q, s, lag] = book[q, s] * kernel[lag]
 
 
+@entry
+def spin_up(w, k, step_quarters, quarters, quarter, run, ws):  # type: ignore[no-untyped-def]
+    """The deterministic spin-up from the run's stocks (no events, no random draws), in place.
+
+    Budgets stand at their level of ``quarter`` (the start). The arms market runs from the data's
+    equipment with an empty pipeline, ordering every step, so the security ties that deliveries
+    build are in the start; the start then takes the equipment and the order book from the data
+    again (:func:`start_arms`). Both engines call this.
+    """
+    P = run.stocks.shape[0]
+    no_action = np.zeros(P, dtype=np.int64)
+    no_state, no_amount = np.zeros(0, dtype=np.int64), np.zeros(0)
+    for q in range(run.held.shape[0]):
+        for s in range(run.held.shape[1]):
+            run.held[q, s] = w.arms_held0[k][q, s]
+    run.pipeline[:] = 0.0
+    for _ in range(quarters // step_quarters):
+        perceive(w, k, run.stocks, run.level, run.tension, run.rest, quarter, ws)
+        decide(w, k, step_quarters, run, ws, no_action, no_action, no_state, no_state, no_amount)
+        absorb(w, k, step_quarters, ws.allocation, ws.openness, ws.arms_choice, ws.orders, True, ws.demand,
+               run.stocks, run.level, run.tension, run.rest, run.held, run.pipeline, ws)
+    start_arms(w, k, run.held, run.pipeline)
+
+
 # -- the batched engine: many replications as one program -----------------------------------------
 @entry
-def spin_up_points(w, first_world, step_quarters, quarters, quarter, stocks, level, tension, rest):  # type: ignore[no-untyped-def]
-    """The deterministic spin-up of every design point (no events, no random draws), in place.
-
-    As ``InfluenceModel._spin_up`` runs it, through the same calls: the arms market runs from the
-    data's equipment with an empty pipeline, placing orders every step; the start that follows
-    takes the equipment and the order book from the data again (:func:`start_arms`).
-    """
+def spin_up_points(w, first_world, step_quarters, quarters, quarter, starts):  # type: ignore[no-untyped-def]
+    """:func:`spin_up` of every design point ``d`` into ``starts`` (a :class:`RunState` with a first axis D)."""
+    P, S, C = starts.stocks.shape[1:]
+    ws = workspace(P, S, C, w.border_pairs.shape[1])
     for d in range(first_world.shape[0]):
-        k, n = first_world[d], step_quarters[d]
-        held, pipeline = w.arms_held0[k].copy(), np.zeros(w.arms_held0[k].shape + w.arms_kernel[k].shape)
-        for _ in range(quarters[d] // n):
-            _, demand, _, _, discount, opening, boost, budget = model_perceive(w, k, stocks[d], level[d], tension[d],
-                                                                               rest[d], quarter)
-            P, S, C = stocks[d].shape
-            openness, choice, orders = np.empty((P, S, C)), np.empty((P + 1, S)), np.empty(S)
-            for s in range(S):
-                openness[:, s, :], choice[:, s], orders[s] = model_state_choice(w, k, s, stocks[d], rest[d], held,
-                                                                                pipeline, discount)
-            allocation = np.empty(stocks[d].shape)
-            for p in range(allocation.shape[0]):
-                allocation[p] = model_power_allocation(w, k, p, opening, boost, budget, n)[1]
-            stocks[d], level[d], tension[d], rest[d], held, pipeline, _ = model_absorb(
-                w, k, n, allocation, openness, choice, orders, True, demand, stocks[d], level[d], tension[d], rest[d],
-                held, pipeline)
+        run = RunState(starts.stocks[d], starts.level[d], starts.tension[d], starts.rest[d], starts.held[d],
+                       starts.pipeline[d], starts.stream[d])
+        spin_up(w, first_world[d], step_quarters[d], quarters[d], quarter, run, ws)
 
 
 @compiled
-def run_one(w, plan, d, seed, stocks, level, tension, rest, held, pipeline, keep, out_stocks, out_composite,  # type: ignore[no-untyped-def]
-            out_rest, out_protests, out_clashes, out_delivered, out_choice, ws):
-    """One replication of design point ``d`` from its spun-up state (in place), drawing from ``default_rng(seed)``.
+def run_one(w, plan, d, run, keep, out, ws):  # type: ignore[no-untyped-def]
+    """One replication of design point ``d`` from its start in ``run`` (seeded), :func:`advance` step by step.
 
     ``plan`` (see :class:`sim.experiment.engine.Plan`) holds, per point and step, the world in
     effect, the scheduled tension rises and the one-off actions due (the Mesa model's event
-    queue, replayed once per point). Each step draws ``random((P, S))`` for protests, then
-    ``random(B)`` for clashes, from the replication's stream, as the model's generator does
-    (:mod:`sim.model.streams`). Writes the stocks, composite and the rest of the world's stocks
-    of the steps with ``keep[t] >= 0``, and every step's protests, clashes, arms deliveries and
-    arms choices; ``ws`` is the thread's :class:`Workspace`.
+    queue, replayed once per point).
     """
-    P, S, _ = stocks.shape
-    step_quarters = plan.step_quarters[d]
-    streams.seed_stream(seed, ws.stream)
-    start_arms(w, plan.world[d, 0], held, pipeline)
+    n = plan.step_quarters[d]
     for t in range(keep.shape[0]):
-        k = plan.world[d, t]
-        quarter = plan.start + t * step_quarters
-        for i in range(plan.rise_lo[d, t], plan.rise_hi[d, t]):
-            tension[plan.rise_state[i]] += plan.rise_amount[i]
-        _, demand, _, share, discount, opening, boost, budget = perceive(w, k, stocks, level, tension, rest, quarter,
-                                                                         ws)
-        for s in range(S):
-            state_choice(w, k, s, stocks, rest, held, pipeline, discount, ws)
-        for p in range(P):
-            weights, amounts = power_allocation(w, k, p, opening, boost, budget, step_quarters, ws)
-            for i in range(plan.action_lo[d, t, p], plan.action_hi[d, t, p]):
-                add_action(amounts, weights, plan.action_state[i], plan.action_channel[i], plan.action_amount[i])
-        absorb(w, k, step_quarters, ws.allocation, ws.openness, ws.arms_choice, ws.orders, quarter >= w.first_order[k],
-               demand, stocks, level, tension, rest, held, pipeline, ws)
-        streams.random_fill(ws.stream, ws.protest_draw)
-        streams.random_fill(ws.stream, ws.clash_draw)
-        fired, clashed = random_events(w, k, step_quarters, stocks, tension, share, ws.protest_draw, ws.clash_draw,
-                                       ws)
-        for p in range(P):
-            for s in range(S):
-                out_protests[t, p, s] = fired[p, s]
-        for b in range(clashed.shape[0]):
-            out_clashes[t, b] = clashed[b]
-        _copy(ws.delivered, out_delivered[t])
-        _copy(ws.arms_choice, out_choice[t])
-        if keep[t] >= 0:
-            _copy(stocks, out_stocks[keep[t]])
-            _copy(rest, out_rest[keep[t]])
-            mech.composite(stocks, w.channel_weights[k], out_composite[keep[t]])
+        advance(w, plan.world[d, t], plan.start + t * n, n, plan.rise_state, plan.rise_amount, plan.rise_lo[d, t],
+                plan.rise_hi[d, t], plan.action_lo[d, t], plan.action_hi[d, t], plan.action_state,
+                plan.action_channel, plan.action_amount, run, ws, t, keep[t], out)
+
+
+@compiled
+def _start_run(starts, d, seed, run):  # type: ignore[no-untyped-def]
+    """``run`` := design point ``d``'s start, its stream seeded as ``default_rng(seed)``."""
+    _copy(starts.stocks[d], run.stocks)
+    _copy(starts.level[d], run.level)
+    _copy(starts.tension[d], run.tension)
+    _copy(starts.rest[d], run.rest)
+    _copy(starts.held[d], run.held)
+    _copy(starts.pipeline[d], run.pipeline)
+    streams.seed_stream(seed, run.stream)
 
 
 @njit(cache=True, nogil=True, _nrt=False)
-def run_batch(w, plan, point_of_run, seed_of_run, initial_stocks, initial_level, initial_tension, initial_rest,  # type: ignore[no-untyped-def]
-              keep, out_stocks, out_composite, out_rest, out_protests, out_clashes, out_delivered, out_choice, lo, hi,
-              ws, stocks, level, tension, rest, held, pipeline):
+def run_batch(w, plan, point_of_run, seed_of_run, starts, keep, out, lo, hi, ws, run):  # type: ignore[no-untyped-def]
     """Runs ``lo`` to ``hi`` of a chunk; each run is independent (threads share a chunk by ranges).
 
-    Compiled without the GIL, so the engine calls it from several threads at once on disjoint
-    ranges, and without numba's memory manager (``_nrt=False``: nothing here allocates, and no
-    array is reference-counted). ``ws`` (a :class:`Workspace`) and the run's ``stocks``,
-    ``level``, ``tension``, ``rest``, ``held`` and ``pipeline`` are the calling thread's own,
-    reused run after run.
+    ``out`` is a :class:`Records` with a first axis of runs. Compiled without the GIL, so the
+    engine calls it from several threads at once on disjoint ranges, and without numba's memory
+    manager (``_nrt=False``: nothing here allocates, and no array is reference-counted). ``ws``
+    (a :class:`Workspace`) and ``run`` (a :class:`RunState`) are the calling thread's own, reused
+    run after run.
     """
     for n in range(lo, hi):
-        d = point_of_run[n]
-        _copy(initial_stocks[d], stocks)
-        _copy(initial_level[d], level)
-        _copy(initial_tension[d], tension)
-        _copy(initial_rest[d], rest)
-        run_one(w, plan, d, seed_of_run[n], stocks, level, tension, rest, held, pipeline, keep, out_stocks[n],
-                out_composite[n], out_rest[n], out_protests[n], out_clashes[n], out_delivered[n], out_choice[n], ws)
+        _start_run(starts, point_of_run[n], seed_of_run[n], run)
+        records = Records(out.stocks[n], out.composite[n], out.rest[n], out.threat[n], out.demand[n], out.protests[n],
+                          out.clashes[n], out.delivered[n], out.arms_choice[n])
+        run_one(w, plan, point_of_run[n], run, keep, records, ws)
