@@ -8,10 +8,10 @@ Prints (and records nothing itself; copy the figures to docs/performance.md):
   without building the tidy table;
 * 100 replications run serially;
 * the Mesa model's step against the bare mechanism math, as a ratio measured side by side.
-  "Bare math" is the same compiled phases the model calls (``step.model_perceive``,
-  ``model_power_allocation`` for each power, ``model_absorb``, ``model_random_events``), called
-  directly in a plain loop: no agents, no events, no recording. So the ratio is what the agents,
-  the event queue and the recording cost on top of the arithmetic;
+  "Bare math" is the same compiled calls the model makes (``step.begin_step``, ``step.choose``
+  for each state, ``step.allocate`` for each power, ``step.end_step``), called directly in a
+  plain loop: no agents, no events, no event log. So the ratio is what the agents and the event
+  queue cost on top of the compiled calls;
 * for scale, the batched engine's step (``step.run_batch``, one thread): the same phases
   inlined into one compiled loop, without Python between them.
 
@@ -37,19 +37,19 @@ from sim.scenario.load import load_scenario
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
 
 
-def bare_step(w: World, stocks: np.ndarray, level: np.ndarray, tension: np.ndarray, quarter: int,
-              rng: np.random.Generator) -> tuple:
-    """The model's step as the same compiled phases, called in a plain loop (the reference)."""
+def bare_step(w: World, run: phases.RunState, ws: phases.Workspace, records: phases.Records, quarter: int) -> None:
+    """The model's step as the same compiled calls in a plain loop: no agents, no events, no event log."""
     table = w.table
-    _, demand, _, share, discount, opening, boost, budget = phases.model_perceive(table, 0, stocks, level, tension,
-                                                                                  quarter)
-    allocation = np.empty(stocks.shape)
-    for p in range(stocks.shape[0]):
-        allocation[p] = phases.model_power_allocation(table, 0, p, opening, boost, budget, 1)[1]
-    stocks, level, tension = phases.model_absorb(table, 0, 1, allocation, discount, demand, stocks, level, tension)
-    stocks, tension, _, _ = phases.model_random_events(table, 0, 1, stocks, tension, share,
-                                                       rng.random(stocks.shape[:2]), rng.random(len(w.border_pairs)))
-    return stocks, level, tension
+    P, S = ws.share.shape
+    phases.begin_step(table, 0, quarter, _NONE, _NO_AMOUNT, 0, 0, run, ws)
+    for s in range(S):
+        phases.choose(table, 0, s, run, ws)
+    for p in range(P):
+        phases.allocate(table, 0, p, 1, ws)
+    phases.end_step(table, 0, quarter, 1, run, ws, 0, 0, records)
+
+
+_NONE, _NO_AMOUNT = np.zeros(0, dtype=np.int64), np.zeros(0)
 
 
 def engine_step(scenario, runs: int = 2000) -> float:  # type: ignore[no-untyped-def]
@@ -110,19 +110,19 @@ def main() -> None:
     for _ in range(5):
         model = build_model(scenario, 1)
         model.scheduler.events = []  # steady state: no events, same arithmetic as the bare loop
-        model.influence_history = np.zeros((n_steps + 1, *model.stocks.shape))
-        model.composite_history = np.zeros((n_steps + 1, *model.stocks.shape[:2]))
-        model.threat_history = np.zeros((n_steps + 1, model.stocks.shape[1]))
-        model.demand_history = np.zeros((n_steps + 1, *model.stocks.shape[1:]))
+        for name in ("influence_history", "composite_history", "threat_history", "demand_history", "rest_history",
+                     "delivered_history", "arms_choice_history", "protest_history", "clash_history"):
+            history = getattr(model, name)
+            setattr(model, name, np.zeros((n_steps + 1, *history.shape[1:]), dtype=history.dtype))
         t = time.perf_counter()
         for _ in range(n_steps):
             model.step()
         model_times.append((time.perf_counter() - t) / n_steps)
-        w, stocks, level, tension = model.world, model.stocks.copy(), model.level.copy(), model.tension.copy()
-        rng = np.random.default_rng(1)
+        w, run, ws = model.world, model.run, model.workspace
+        records = phases.Records(*(history[:1] for history in model.records))
         t = time.perf_counter()
         for k in range(n_steps):  # the quarters the model's steps covered
-            stocks, level, tension = bare_step(w, stocks, level, tension, model.start_quarter + k, rng)
+            bare_step(w, run, ws, records, model.start_quarter + k)
         bare_times.append((time.perf_counter() - t) / n_steps)
     ratio = statistics.median(m / b for m, b in zip(model_times, bare_times))
     engine = engine_step(scenario)

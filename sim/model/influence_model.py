@@ -128,7 +128,8 @@ class InfluenceModel(mesa.Model):
         """
         state = rng.bit_generator.state
         if state.get("bit_generator") != "PCG64":
-            raise ValueError(f"the model draws from a PCG64 generator (numpy's default), not {state.get('bit_generator')}")
+            kind = state.get("bit_generator")
+            raise ValueError(f"the model draws from a PCG64 generator (numpy's default), not {kind}")
         self.run.stream[:] = _split128(state["state"]["state"]) + _split128(state["state"]["inc"])
 
     def _hand_back_stream(self) -> None:
