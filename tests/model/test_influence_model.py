@@ -155,3 +155,24 @@ def test_a_shared_spin_up_changes_nothing(baseline):
     shared = run_replication(baseline, 0, 5, initial_state=spun_up_state(baseline))
     pd.testing.assert_frame_equal(fresh.table, shared.table)
     pd.testing.assert_frame_equal(fresh.events, shared.events)
+
+
+def test_the_compiled_step_draws_from_the_model_generator_and_hands_it_back():
+    """The step draws inside compiled code from a copy of ``model.rng``'s stream; Mesa's generator goes on from there.
+
+    Each step takes ``random((P, S))`` then ``random(B)``: after three steps the model's generator is where
+    ``default_rng(seed)`` is after those draws, so Mesa code that draws from ``model.rng`` stays on one stream.
+    """
+    import pytest
+
+    model = InfluenceModel(rng=7)
+    P, S, B = len(model.world.powers), len(model.world.states), len(model.world.border_pairs)
+    for _ in range(3):
+        model.step()
+    reference = np.random.default_rng(7)
+    for _ in range(3):
+        reference.random((P, S))
+        reference.random(B)
+    assert model.rng.random() == reference.random()
+    with pytest.raises(ValueError, match="PCG64"):
+        InfluenceModel(rng=np.random.Generator(np.random.MT19937(1)))
