@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
 
-from sim import __version__
+from sim import __version__, first_run
 from sim.errors import InputError
 
 DEFAULT_RESULTS = Path("results")
@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)  # as given, for a run handed to a child process
     except SystemExit as done:  # --help, --version, or a bad option (already said in one line)
         return done.code if isinstance(done.code, int) else 2
     if not getattr(args, "command", None):
@@ -273,6 +274,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _first_run_interpreted(args: argparse.Namespace, scenario) -> bool:  # type: ignore[no-untyped-def]
+    """A small experiment on a machine without the compiled model runs interpreted (:mod:`sim.first_run`)."""
+    runs = (args.replications or scenario.replications) * len(scenario.design)
+    if not first_run.interpreted(runs, scenario.steps):
+        return False
+    if not args.quiet:
+        print("first use of this version of the model on this machine: running it as plain Python (same numbers) "
+              "while the compiled model is built in the background, once", file=sys.stderr, flush=True)
+    return True
+
+
 def _say_if_compiling() -> None:
     """The compiled code is built on its first use on a machine (half a minute to a minute and a half): say so."""
     from sim.model import step
@@ -291,6 +303,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     scenario = load_scenario(resolve_scenario(args.scenario))
     for warning in scenario.warnings:
         print(f"warning: {args.scenario}: {warning}", file=sys.stderr)
+    if args.argv is not None and not args.resume and _first_run_interpreted(args, scenario):
+        return first_run.run_interpreted(args.argv)
     if not args.quiet:
         _say_if_compiling()
     try:

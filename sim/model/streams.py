@@ -14,9 +14,15 @@ A stream is a ``uint64`` array of four words: the LCG state (high, low) and incr
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from sim.model.jit import compiled
+
+# The LCG and the hashes wrap around 2**64 on purpose; run as plain Python (NUMBA_DISABLE_JIT, the first run
+# on a machine, :mod:`sim.first_run`) numpy warns at each wrap. Compiled code never does.
+warnings.filterwarnings("ignore", "overflow encountered", RuntimeWarning, module=__name__)
 
 _M32 = np.uint64(0xFFFFFFFF)
 _INIT_A, _MULT_A = np.uint64(0x43B0D7E5), np.uint64(0x931E8875)

@@ -1,0 +1,114 @@
+"""The first run on a machine: results at once, while the compiled model is built in the background.
+
+The model's step is compiled with numba and cached on disk (:mod:`sim.model.jit`); building the
+cache takes half a minute to a minute and a half, once per machine and version. A small
+experiment does not need to wait for it: the same code run as plain Python
+(``NUMBA_DISABLE_JIT=1``) gives the same numbers bit for bit (tests/test_first_run.py) and
+runs the baseline's 20 replications in about ten seconds. So on a cold cache ``sim run`` of a
+small experiment
+
+1. starts one detached process that builds the compiled cache (``python -m sim.first_run``;
+   at most one at a time per cache folder, by a lock file), and
+2. runs the experiment itself in a child process with the compiler switched off (numba decides
+   when a module is imported, so it cannot be switched off in this process, which has imported
+   the model already).
+
+Larger experiments compile first, as before: interpreted, they would take longer than the build.
+``SIM_FIRST_RUN=compile`` turns the interpreted path off; ``SIM_BUILD_IN_BACKGROUND=0`` keeps
+the build from starting (the tests use it, so no stray compiler competes for their cores).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+#: Run-steps (runs x steps) an interpreted first run takes on: the baseline is 20 x 48 = 960, about 10 s.
+INTERPRETED_LIMIT = 2_000
+#: A build lock older than this is a build that died: another may start.
+STALE_LOCK_SECONDS = 15 * 60
+
+
+def compiled_code_ready() -> bool:
+    """Whether this machine has the model's compiled code on disk (so a run starts at once)."""
+    from sim.model import step
+    from sim.model.jit import is_cached
+
+    return is_cached(step.run_batch, step.spin_up, step.begin_step, step.end_step)
+
+
+def interpreted(n_runs: int, steps: int) -> bool:
+    """Whether an experiment of ``n_runs`` runs of ``steps`` steps runs interpreted while the cache is built."""
+    if os.environ.get("NUMBA_DISABLE_JIT", "0") != "0" or os.environ.get("SIM_FIRST_RUN") == "compile":
+        return False
+    return n_runs * steps <= INTERPRETED_LIMIT and not compiled_code_ready()
+
+
+def run_interpreted(argv: list[str]) -> int:
+    """Run ``sim <argv>`` in a child with the compiler off, after starting the background build: its exit code."""
+    start_background_build()
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1", "SIM_FIRST_RUN": "compile"}
+    try:
+        return subprocess.run([sys.executable, "-m", "sim", *argv], env=env, check=False).returncode
+    except KeyboardInterrupt:  # the child (same process group) had it too, kept what it had, and said so
+        return 130
+
+
+def _lock_path() -> Path:
+    from sim.model.jit import cache_folder
+
+    return cache_folder().with_name(cache_folder().name + ".building")
+
+
+def start_background_build() -> bool:
+    """Start ``python -m sim.first_run`` detached, unless one is building already: whether one was started."""
+    if os.environ.get("SIM_BUILD_IN_BACKGROUND", "1") == "0":
+        return False
+    lock = _lock_path()
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        if time.time() - lock.stat().st_mtime > STALE_LOCK_SECONDS:
+            lock.unlink()
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return False
+    os.close(fd)
+    env = {key: value for key, value in os.environ.items() if key != "NUMBA_DISABLE_JIT"}
+    subprocess.Popen([sys.executable, "-m", "sim.first_run", str(lock)], env=env, stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    return True
+
+
+def build(lock: Path | None = None) -> None:
+    """Compile and cache everything a run calls: the batched engine, the Mesa model's step, the tables.
+
+    Runs the baseline briefly (two replications of four steps on each engine, into a folder
+    deleted afterwards), which compiles every function on the paths a run takes; numba stores
+    each as it is compiled.
+    """
+    try:
+        import tempfile
+        from dataclasses import replace
+
+        from sim.experiment.batch import run_experiment
+        from sim.scenario.library import resolve_scenario
+        from sim.scenario.load import load_scenario
+
+        scenario = replace(load_scenario(resolve_scenario("baseline")), replications=2, steps=4)
+        with tempfile.TemporaryDirectory(prefix="sim-build-") as folder:
+            for engine in ("batched", "agents"):
+                run_experiment(scenario, results=Path(folder) / engine, executor="serial", workers=1,
+                               progress=False, engine=engine)
+    finally:
+        if lock is not None:
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()
+
+
+if __name__ == "__main__":
+    build(Path(sys.argv[1]) if len(sys.argv) > 1 else None)
