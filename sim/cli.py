@@ -274,17 +274,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _first_run_interpreted(args: argparse.Namespace, scenario) -> bool:  # type: ignore[no-untyped-def]
-    """A small experiment on a machine without the compiled model runs interpreted (:mod:`sim.first_run`)."""
-    runs = (args.replications or scenario.replications) * len(scenario.design)
-    if not first_run.interpreted(runs, scenario.steps):
-        return False
-    if not args.quiet:
-        print("first use of this version of the model on this machine: running it as plain Python (same numbers) "
-              "while the compiled model is built in the background, once", file=sys.stderr, flush=True)
-    return True
-
-
 def _say_if_compiling() -> None:
     """The compiled code is built on its first use on a machine (half a minute to a minute and a half): say so."""
     from sim.model import step
@@ -296,6 +285,7 @@ def _say_if_compiling() -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    interpreted = first_run.prepare()  # before the model is imported: numba decides then
     from sim.experiment.batch import StorageFull, run_experiment
     from sim.scenario.library import resolve_scenario
     from sim.scenario.load import load_scenario
@@ -303,9 +293,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     scenario = load_scenario(resolve_scenario(args.scenario))
     for warning in scenario.warnings:
         print(f"warning: {args.scenario}: {warning}", file=sys.stderr)
-    if args.argv is not None and not args.resume and _first_run_interpreted(args, scenario):
-        return first_run.run_interpreted(args.argv)
-    if not args.quiet:
+    if interpreted:
+        if args.resume or not first_run.small((args.replications or scenario.replications) * len(scenario.design),
+                                              scenario.steps):
+            return first_run.hand_to_compiler(args.argv)
+        first_run.start_background_build()
+        if not args.quiet:
+            print("first use of this version of the model on this machine: running it as plain Python (same "
+                  "numbers) while the compiled model is built in the background, once", file=sys.stderr, flush=True)
+    elif not args.quiet:
         _say_if_compiling()
     try:
         result = run_experiment(scenario, results=args.results, executor=args.executor, workers=args.workers,

@@ -3,17 +3,17 @@
 The model's step is compiled with numba and cached on disk (:mod:`sim.model.jit`); building the
 cache takes half a minute to a minute and a half, once per machine and version. A small
 experiment does not need to wait for it: the same code run as plain Python
-(``NUMBA_DISABLE_JIT=1``) gives the same numbers bit for bit (tests/test_first_run.py) and
-runs the baseline's 20 replications in about ten seconds. So on a cold cache ``sim run`` of a
-small experiment
+(``NUMBA_DISABLE_JIT=1``) gives the same numbers bit for bit (tests/test_first_run.py), and the
+baseline's 20 replications take about three seconds more than compiled ones. numba decides at
+import whether to compile, so ``sim run`` decides before it imports the model:
 
-1. starts one detached process that builds the compiled cache (``python -m sim.first_run``;
-   at most one at a time per cache folder, by a lock file), and
-2. runs the experiment itself in a child process with the compiler switched off (numba decides
-   when a module is imported, so it cannot be switched off in this process, which has imported
-   the model already).
+1. :func:`prepare`: on a machine without the compiled code (:func:`sim.jit_cache.is_built`, which
+   reads files only), switch the compiler off for this process and its workers;
+2. :func:`choose` once the scenario is read: a small experiment goes on as plain Python while
+   one detached, low-priority process builds the cache (``python -m sim.first_run``; at most one
+   at a time per cache folder, by a lock file); a larger one is handed to a child process with
+   the compiler on (compiling first is quicker than running it as plain Python).
 
-Larger experiments compile first, as before: interpreted, they would take longer than the build.
 ``SIM_FIRST_RUN=compile`` turns the interpreted path off; ``SIM_BUILD_IN_BACKGROUND=0`` keeps
 the build from starting (the tests use it, so no stray compiler competes for their cores).
 """
@@ -27,31 +27,38 @@ import sys
 import time
 from pathlib import Path
 
-#: Run-steps (runs x steps) an interpreted first run takes on: the baseline is 20 x 48 = 960, about 10 s.
+#: Run-steps (runs x steps) a first run takes on as plain Python: the baseline is 20 x 48 = 960, about 3 s.
 INTERPRETED_LIMIT = 2_000
 #: A build lock older than this is a build that died: another may start.
 STALE_LOCK_SECONDS = 15 * 60
 
 
-def compiled_code_ready() -> bool:
-    """Whether this machine has the model's compiled code on disk (so a run starts at once)."""
-    from sim.model import step
-    from sim.model.jit import is_cached
+def prepare() -> bool:
+    """Before the model is imported: switch the compiler off if this machine lacks the compiled code. Whether it did.
 
-    return is_cached(step.run_batch, step.spin_up, step.begin_step, step.end_step)
+    Not when numba is imported already (the decision is taken, e.g. ``sim.cli.main`` called from
+    a program), when the user chose (``NUMBA_DISABLE_JIT`` set, ``SIM_FIRST_RUN=compile``), or
+    when the compiled code is on disk.
+    """
+    from sim.jit_cache import is_built
 
-
-def interpreted(n_runs: int, steps: int) -> bool:
-    """Whether an experiment of ``n_runs`` runs of ``steps`` steps runs interpreted while the cache is built."""
-    if os.environ.get("NUMBA_DISABLE_JIT", "0") != "0" or os.environ.get("SIM_FIRST_RUN") == "compile":
+    if "numba" in sys.modules or "NUMBA_DISABLE_JIT" in os.environ or os.environ.get("SIM_FIRST_RUN") == "compile":
         return False
-    return n_runs * steps <= INTERPRETED_LIMIT and not compiled_code_ready()
+    if is_built():
+        return False
+    os.environ["NUMBA_DISABLE_JIT"] = "1"  # numba reads it when imported; worker processes inherit it
+    return True
 
 
-def run_interpreted(argv: list[str]) -> int:
-    """Run ``sim <argv>`` in a child with the compiler off, after starting the background build: its exit code."""
-    start_background_build()
-    env = {**os.environ, "NUMBA_DISABLE_JIT": "1", "SIM_FIRST_RUN": "compile"}
+def small(n_runs: int, steps: int) -> bool:
+    """Whether an experiment of ``n_runs`` runs of ``steps`` steps is quicker as plain Python than compiled first."""
+    return n_runs * steps <= INTERPRETED_LIMIT
+
+
+def hand_to_compiler(argv: list[str]) -> int:
+    """Run ``sim <argv>`` in a child with the compiler on (this process has it off): the child's exit code."""
+    env = {key: value for key, value in os.environ.items() if key != "NUMBA_DISABLE_JIT"}
+    env["SIM_FIRST_RUN"] = "compile"
     try:
         return subprocess.run([sys.executable, "-m", "sim", *argv], env=env, check=False).returncode
     except KeyboardInterrupt:  # the child (same process group) had it too, kept what it had, and said so
@@ -59,7 +66,7 @@ def run_interpreted(argv: list[str]) -> int:
 
 
 def _lock_path() -> Path:
-    from sim.model.jit import cache_folder
+    from sim.jit_cache import cache_folder
 
     return cache_folder().with_name(cache_folder().name + ".building")
 
@@ -79,6 +86,7 @@ def start_background_build() -> bool:
         return False
     os.close(fd)
     env = {key: value for key, value in os.environ.items() if key != "NUMBA_DISABLE_JIT"}
+    env["SIM_FIRST_RUN"] = "compile"
     subprocess.Popen([sys.executable, "-m", "sim.first_run", str(lock)], env=env, stdin=subprocess.DEVNULL,
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     return True
@@ -91,6 +99,8 @@ def build(lock: Path | None = None) -> None:
     deleted afterwards), which compiles every function on the paths a run takes; numba stores
     each as it is compiled.
     """
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(19)  # the interpreted run that started it comes first
     try:
         import tempfile
         from dataclasses import replace

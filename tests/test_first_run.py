@@ -13,8 +13,9 @@ from tests.conftest import ROOT
 
 
 def _sim(args: list[str], **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, **env}, timeout=600)
+    merged = {key: value for key, value in {**os.environ, **env}.items() if value != ""}  # "": unset
+    return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True, cwd=ROOT, env=merged,
+                          timeout=600)
 
 
 def test_a_small_run_on_a_cold_machine_runs_interpreted_with_the_compiled_numbers(tmp_path):
@@ -30,7 +31,7 @@ def test_a_small_run_on_a_cold_machine_runs_interpreted_with_the_compiled_number
     scenario.write_text("name: short\nextends: baseline.yaml\n"
                         "period: {start: 2019Q1, end: 2023Q4}\nreplications: 2\noutputs: {charts: []}\n")
     cold = _sim(["run", str(scenario), "--results", str(tmp_path / "cold")],
-                SIM_NUMBA_CACHE=str(tmp_path / "empty-cache"), SIM_BUILD_IN_BACKGROUND="0")
+                SIM_NUMBA_CACHE=str(tmp_path / "empty-cache"), SIM_BUILD_IN_BACKGROUND="0", NUMBA_CACHE_DIR="")
     assert cold.returncode == 0, cold.stderr
     assert "plain Python" in cold.stderr
     assert "Warning" not in cold.stderr
@@ -41,26 +42,38 @@ def test_a_small_run_on_a_cold_machine_runs_interpreted_with_the_compiled_number
         assert len(interpreted) > 1000 and interpreted == compiled, name
 
 
-@pytest.mark.parametrize(("runs", "steps", "env", "expected"), [
-    (20, 48, {}, True),  # the baseline
-    (400, 48, {}, False),  # a sweep: compiling first is quicker
-    (20, 48, {"SIM_FIRST_RUN": "compile"}, False),
-    (20, 48, {"NUMBA_DISABLE_JIT": "1"}, False),  # interpreted already: nothing to hand over
-])
-def test_which_runs_take_the_interpreted_path(monkeypatch, runs, steps, env, expected):
-    monkeypatch.setattr(first_run, "compiled_code_ready", lambda: False)
+def _fresh_process(monkeypatch, built: bool) -> None:
+    """As a new ``sim`` process sees it: numba not imported yet, the compiled code on disk or not."""
+    monkeypatch.setattr(first_run.sys, "modules", {k: v for k, v in sys.modules.items() if k != "numba"})
+    monkeypatch.setattr("sim.jit_cache.is_built", lambda: built)
     for key in ("SIM_FIRST_RUN", "NUMBA_DISABLE_JIT"):
-        monkeypatch.delenv(key, raising=False)
+        monkeypatch.setenv(key, "")  # so that monkeypatch restores it however prepare() leaves it
+        monkeypatch.delenv(key)
+
+
+@pytest.mark.parametrize(("env", "built", "expected"), [
+    ({}, False, True),
+    ({}, True, False),  # the compiled code is there: use it
+    ({"SIM_FIRST_RUN": "compile"}, False, False),
+    ({"NUMBA_DISABLE_JIT": "0"}, False, False),  # the user chose
+])
+def test_when_a_run_switches_the_compiler_off(monkeypatch, env, built, expected):
+    _fresh_process(monkeypatch, built)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    assert first_run.interpreted(runs, steps) is expected
+    assert first_run.prepare() is expected
+    assert (os.environ.get("NUMBA_DISABLE_JIT") == "1") is expected
 
 
-def test_a_machine_with_the_compiled_code_never_runs_interpreted(monkeypatch):
-    monkeypatch.setattr(first_run, "compiled_code_ready", lambda: True)
-    monkeypatch.delenv("SIM_FIRST_RUN", raising=False)
-    monkeypatch.delenv("NUMBA_DISABLE_JIT", raising=False)
-    assert not first_run.interpreted(1, 1)
+def test_a_process_that_has_imported_numba_keeps_it_on(monkeypatch):
+    _fresh_process(monkeypatch, False)
+    monkeypatch.setattr(first_run.sys, "modules", {**sys.modules, "numba": sys})
+    assert first_run.prepare() is False
+
+
+def test_only_small_experiments_run_as_plain_python():
+    assert first_run.small(20, 48)  # the baseline
+    assert not first_run.small(400, 48)  # a sweep: compiling first is quicker
 
 
 def test_one_background_build_at_a_time(tmp_path, monkeypatch):
@@ -75,3 +88,15 @@ def test_one_background_build_at_a_time(tmp_path, monkeypatch):
     assert len(started) == 1
     os.utime(tmp_path / "numba-x.building", (0, 0))  # a build that died long ago
     assert first_run.start_background_build() is True
+
+
+def test_a_large_first_run_is_handed_to_a_compiling_child(monkeypatch):
+    """A sweep on a cold machine: this process (compiler off) hands the same command to a child with it on."""
+    calls = []
+    monkeypatch.setenv("NUMBA_DISABLE_JIT", "1")
+    monkeypatch.setattr(first_run.subprocess, "run",
+                        lambda cmd, env, check: calls.append((cmd, env)) or subprocess.CompletedProcess(cmd, 3))
+    assert first_run.hand_to_compiler(["run", "sweep.yaml", "-r", "50"]) == 3
+    (cmd, env), = calls
+    assert cmd[1:] == ["-m", "sim", "run", "sweep.yaml", "-r", "50"]
+    assert "NUMBA_DISABLE_JIT" not in env and env["SIM_FIRST_RUN"] == "compile"

@@ -22,39 +22,9 @@ user wins over both.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
-import sys
-from pathlib import Path
 
-#: Files whose functions are compiled; any change to one of them invalidates the whole cache.
-COMPILED_SOURCES = ("jit.py", "mechanisms.py", "step.py", "streams.py")
-
-
-def _user_cache_root() -> Path:
-    if os.environ.get("SIM_NUMBA_CACHE"):
-        return Path(os.environ["SIM_NUMBA_CACHE"])
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches"
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "ca-influence-sim"
-
-
-def cache_folder() -> Path:
-    """Where compiled code is kept: a folder per version of the compiled sources."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    digest = hashlib.sha256()
-    here = Path(__file__).parent
-    for name in COMPILED_SOURCES:
-        digest.update((here / name).read_bytes())
-    with contextlib.suppress(PackageNotFoundError):
-        digest.update(version("numba").encode())
-    return _user_cache_root() / f"numba-{digest.hexdigest()[:16]}"
+from sim.jit_cache import COMPILED_SOURCES, cache_folder  # (numba-free: where the cache is, see sim.jit_cache)
 
 
 def _configure_cache() -> None:
@@ -73,7 +43,10 @@ import numpy as np  # noqa: E402
 from numba import njit, prange, types  # noqa: E402
 from numba.extending import overload  # noqa: E402
 
-__all__ = ["cache_folder", "columns", "compiled", "contiguous", "entry", "given_or_new", "is_cached", "njit", "prange"]
+__all__ = [
+    "COMPILED_SOURCES", "cache_folder", "columns", "compiled", "contiguous", "entry", "given_or_new", "is_cached",
+    "njit", "prange",
+]
 
 
 def compiled(fn):  # type: ignore[no-untyped-def]
