@@ -23,6 +23,8 @@ The equations are restated in ``docs/odd.md`` (section "Submodels").
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import types
 from numba.extending import overload
@@ -32,9 +34,25 @@ from sim.model.jit import columns, compiled, given_or_new
 
 Array = NDArray[np.float64]
 
-#: The three channels of influence named by the mission; order fixes the last array axis.
-CHANNELS: tuple[str, ...] = ("aid", "drills", "security")
-AID, DRILLS, SECURITY = range(3)
+
+
+class Channel(NamedTuple):
+    """A channel of influence: the one place that declares it (docs/odd.md, "Adding a field or a channel")."""
+
+    name: str  # its key in the data files (``powers.<id>.budget.<name>``) and in the results table
+    unit: str  # of budgets and offers
+    size_basis: str  # what a state's room to absorb it scales with: "gdp" (USD m) or "armed_forces" (personnel)
+    label: str  # in charts and pages
+
+
+#: The three channels of influence named by the mission; their order fixes the last array axis.
+CHANNEL_TABLE: tuple[Channel, ...] = (
+    Channel("aid", "USD m", "gdp", "aid and investment"),
+    Channel("drills", "personnel", "armed_forces", "military drills"),
+    Channel("security", "personnel", "armed_forces", "security offers and arms"),
+)
+CHANNELS: tuple[str, ...] = tuple(c.name for c in CHANNEL_TABLE)
+AID, DRILLS, SECURITY = (CHANNELS.index(name) for name in ("aid", "drills", "security"))
 
 
 def institutional_multiplier(power_member: Array, state_member: Array, multiplier: Array) -> Array:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
+from string import Formatter
 from typing import NamedTuple
 
 import numpy as np
@@ -19,6 +20,7 @@ import numpy as np
 from sim.errors import InputError, closest
 from sim.model.calendar import parse_quarter
 from sim.model.mechanisms import (
+    CHANNEL_TABLE,
     CHANNELS,
     SECURITY,
     allocation_lean,
@@ -41,101 +43,172 @@ STATE_FIELDS = (
 )
 
 
+# -- the declared table of the world's numbers --------------------------------------------------
+#: Axes a field's array can have: its length comes from the world's actors and data.
+AXES = {
+    "P": "powers",
+    "S": "states",
+    "C": "channels (mechanisms.CHANNELS)",
+    "Q": "arms suppliers: the powers, then the rest of the world",
+    "B": "disputed borders (pairs of states)",
+    "K": "rival-reaction rules",
+    "L": "quarters of the arms delivery kernel",
+    "2": "a pair",
+}
+#: Placeholders of a field's parameter path, and the axis each runs over.
+PLACEHOLDERS = {"power": "P", "state": "S", "channel": "C", "supplier": "Q"}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One number or array of the world: its name, axes, type and where it comes from.
+
+    ``path`` is a parameter path with placeholders (``powers.{power}.budget.{channel}``) read for
+    every combination of actors: a field with a path needs nothing else to be built. A field
+    whose last placeholder names actors in the data (``states.{state}.aversion.{power}``) is a
+    ``family``: an ``others`` entry covers the actors not named, and a name that is not an actor
+    is an error. Without a path the field is ``derived`` by the named function of this module
+    from other fields or parameters. ``compiled`` fields are the columns of :class:`WorldTable`,
+    what the compiled step reads.
+    """
+
+    name: str
+    axes: str  # e.g. "P,C"; "" for a number
+    path: str | None = None
+    default: float | None = None  # for a parameter that may be left out
+    family: bool = False
+    dtype: type = float
+    compiled: bool = True
+    derived: str = ""  # the function of this module that computes it (fields without a path)
+    doc: str = ""
+
+    @property
+    def axis_names(self) -> tuple[str, ...]:
+        return tuple(self.axes.split(",")) if self.axes else ()
+
+
+def _f(name: str, axes: str, path: str | None = None, doc: str = "", **kw) -> Field:  # type: ignore[no-untyped-def]
+    return Field(name, axes, path, doc=doc, **kw)
+
+
+_SIZE, _CONSTANTS, _CHOICES, _RULES, _STATES = ("_state_arrays", "_mechanism_constants", "_choice_arrays",
+                                                "_reaction_rules", "_state_arrays")
+FIELDS: tuple[Field, ...] = (
+    # powers
+    _f("budget", "P,C", "powers.{power}.budget.{channel}", "channel units per quarter"),
+    _f("trend", "P,C", "powers.{power}.trend.{channel}", "budget growth per year from `trends_from` on", default=0.0),
+    _f("capacity", "P", "powers.{power}.capacity", "share of a budget that reaches the region"),
+    _f("credibility", "P", "powers.{power}.credibility", compiled=False),
+    _f("regime_alignment", "P", "powers.{power}.regime_alignment", compiled=False),
+    _f("alliance_share", "P,C", derived="_power_arrays", compiled=False,
+       doc="alliance-type part of each power's effort (security only)"),
+    _f("priority", "P,S,C", "powers.{power}.priority.{channel}.{state}", family=True),
+    # states
+    _f("population", "S", "states.{state}.population", compiled=False),
+    _f("gdp", "S", "states.{state}.gdp", compiled=False),
+    _f("absorptive_size", "S,C", derived=_STATES, doc="GDP in USD m or armed forces, by the channel's size basis"),
+    _f("neutrality", "S", "states.{state}.neutrality", compiled=False),
+    _f("afghan_exposure", "S", derived=_STATES, doc="in [0, 1]"),
+    _f("need", "S", derived=_STATES, doc="development need in [0, 1]"),
+    _f("regime_insecurity", "S", "states.{state}.regime_insecurity", compiled=False),
+    _f("aversion", "P,S", "states.{state}.aversion.{power}", family=True),
+    _f("debt_share", "P,S", "states.{state}.debt_share.{power}", family=True, compiled=False),
+    _f("border_pairs", "B,2", derived=_STATES, dtype=int, doc="state indices with a disputed border"),
+    _f("regional_weights", "S", derived=_STATES, compiled=False),
+    _f("institutional", "P,S,C", derived="build_world", compiled=False),
+    _f("acceptance", "P,S,C", derived="build_world", compiled=False, doc="what neutrality lets through"),
+    _f("receptivity", "P,S,C", derived="build_world", doc="how much of each offer a state takes up"),
+    _f("lean", "P,S,C", derived="build_world", doc="receptivity ** responsiveness"),
+    # mechanism constants
+    _f("channel_weights", "C", derived=_CONSTANTS, doc="the composite's weights; at least one above 0"),
+    _f("decay", "C", "model.decay.{channel}"),
+    _f("growth", "C", "model.growth.{channel}"),
+    _f("half_saturation", "C", "model.half_saturation.{channel}"),
+    _f("demand_base", "C", "model.demand.base.{channel}"),
+    _f("threat_weight", "C", "model.demand.threat_weight.{channel}"),
+    _f("need_weight", "C", "model.demand.need_weight.{channel}"),
+    _f("regime_weight", "C", "model.regime_weight.{channel}", compiled=False),
+    _f("credibility_weight", "C", "model.credibility_weight.{channel}", compiled=False),
+    _f("neutrality_damping", "C", "model.neutrality_damping.{channel}", compiled=False),
+    _f("alliance_damping", "", "model.neutrality_damping.alliance", compiled=False),
+    _f("debt_stickiness", "C", "model.debt_stickiness.{channel}", compiled=False),
+    _f("effective_decay", "P,S,C", derived="build_world", doc="decay after debt stickiness"),
+    _f("decisiveness", "", "model.contest.decisiveness"),
+    _f("responsiveness", "", "model.allocation_responsiveness"),
+    _f("unmet_weight", "", "model.openings.unmet_weight"),
+    _f("retreat_weight", "", "model.openings.retreat_weight"),
+    _f("saturation_weight", "", "model.openings.saturation_weight"),
+    _f("memory", "", "model.openings.memory"),
+    _f("channel_shift", "", "model.openings.channel_shift"),
+    _f("trends_from", "", derived=_CONSTANTS, dtype=int, doc="quarter index from which budget trends apply"),
+    _f("balancing_strength", "", "model.balancing.strength"),
+    _f("balancing_threshold", "", "model.balancing.threshold"),
+    _f("afghan_instability", "", "model.afghan_instability"),
+    _f("tension_decay", "", "model.tension_decay"),
+    _f("protest_base", "", "model.protests.base_probability"),
+    _f("protest_setback", "", "model.protests.setback"),
+    _f("clash_probability", "", "model.clashes.probability"),
+    _f("clash_tension", "", "model.clashes.tension"),
+    _f("quarters_per_step", "", "model.quarters_per_step", dtype=int, compiled=False),
+    _f("spinup_quarters", "", "model.spinup_quarters", dtype=int, compiled=False),
+    # the states' choices (v3): hedging, sanctions, the rest of the world, the arms market
+    _f("sanctions", "Q", derived=_CHOICES, doc="risk of sanctions for dealing with each supplier (the rest: 0)"),
+    _f("hedging", "C", "model.hedging.{channel}", doc="how far a state closes a channel past the threshold share"),
+    _f("hedging_threshold", "", "model.hedging.threshold"),
+    _f("sanction_weight", "C", "model.sanctions_weight.{channel}"),
+    _f("rest_offer", "S,C", "states.{state}.rest_of_world.{channel}", "the rest of the world's offers per quarter",
+       default=0.0),
+    _f("arms_appeal", "Q,S", derived=_CHOICES, doc="how attractive each supplier's arms are to each state"),
+    _f("arms_imports", "S", "states.{state}.arms.imports", "major arms imported per year, SIPRI TIV m", default=0.0,
+       compiled=False),
+    _f("arms_scale", "S", derived=_CHOICES, doc="per quarter: what a quarter's deliveries are measured against"),
+    _f("arms_target", "S", derived=_CHOICES, doc="equipment a state wants held or on order (TIV m)"),
+    _f("arms_held0", "Q,S", "states.{state}.arms.held.{supplier}", "equipment in service at the start (TIV m)",
+       default=0.0, family=True),
+    _f("arms_book", "Q,S", "states.{state}.arms.on_order.{supplier}", "orders still to be delivered at the start",
+       default=0.0, family=True),
+    _f("arms_kernel", "L", derived=_CHOICES, doc="share of an order delivered 1, 2, ... quarters after it is placed"),
+    _f("arms_retirement", "", derived=_CHOICES, doc="per quarter"),
+    _f("arms_adjustment", "", "model.arms.adjustment", "fraction of the equipment gap ordered per quarter"),
+    _f("arms_legacy_weight", "", "model.arms.legacy_weight"),
+    _f("arms_hedging", "", "model.arms.hedging"),
+    _f("arms_ties_weight", "", "model.arms.ties_weight"),
+    _f("arms_sanction_weight", "", "model.arms.sanction_weight"),
+    _f("arms_offer_weight", "", "model.arms.offer_weight", "security offer per quarter of typical imports delivered"),
+    _f("first_order", "", derived=_CHOICES, dtype=int, doc="quarter index from which the model places new orders"),
+    # rival reactions, one entry per rule
+    _f("reactor", "K", derived=_RULES, dtype=int),
+    _f("rival", "K", derived=_RULES, dtype=int),
+    _f("trigger_channel", "K", derived=_RULES, dtype=int),
+    _f("response_channel", "K", derived=_RULES, dtype=int),
+    _f("reaction_threshold", "K", derived=_RULES),
+    _f("reaction_strength", "K", derived=_RULES),
+    _f("reaction_mask", "K,S", derived=_RULES),
+)
+FIELD_BY_NAME = {f.name: f for f in FIELDS}
+
+
 @dataclass
 class World:
-    """Arrays for one configuration. ``P`` powers, ``S`` states, ``C`` channels."""
+    """The numbers of one configuration, as arrays indexed by power, state and channel (:data:`FIELDS`).
+
+    ``world.budget`` is the (P,C) array of the field ``budget``; the names and colours of the
+    actors and the rules are plain lists.
+    """
 
     powers: list[str]
     states: list[str]
     power_names: list[str]
     state_names: list[str]
     power_colors: list[str]
-    # powers
-    budget: Array  # (P,C) channel units per quarter
-    trend: Array  # (P,C) budget growth per year from `trends_from` on
-    capacity: Array  # (P,)
-    credibility: Array  # (P,)
-    regime_alignment: Array  # (P,)
-    alliance_share: Array  # (P,C) alliance-type part of each power's effort (security only by default)
-    priority: Array  # (P,S,C)
-    # states
-    population: Array  # (S,)
-    gdp: Array  # (S,)
-    absorptive_size: Array  # (S,C): GDP in USD m for aid, armed forces for drills and security
-    neutrality: Array  # (S,)
-    afghan_exposure: Array  # (S,) in [0, 1]
-    need: Array  # (S,) development need in [0, 1]
-    regime_insecurity: Array  # (S,)
-    aversion: Array  # (P,S)
-    debt_share: Array  # (P,S)
-    border_pairs: Array  # (B,2) state indices with a disputed border
-    institutional: Array  # (P,S,C)
-    acceptance: Array  # (P,S,C) what neutrality lets through, by kind of tie
-    receptivity: Array  # (P,S,C) how much of each power's offer each state takes up; fixed until rebuilt
-    lean: Array  # (P,S,C) receptivity ** responsiveness, how allocation leans towards it; fixed until rebuilt
-    # mechanism constants (C,) unless noted
-    channel_weights: Array
-    decay: Array
-    growth: Array
-    half_saturation: Array
-    demand_base: Array
-    threat_weight: Array
-    need_weight: Array
-    regime_weight: Array
-    credibility_weight: Array
-    neutrality_damping: Array
-    alliance_damping: float
-    debt_stickiness: Array
-    effective_decay: Array  # (P,S,C): decay after debt stickiness; fixed until the world is rebuilt
-    decisiveness: float
-    responsiveness: float
-    unmet_weight: float
-    retreat_weight: float
-    saturation_weight: float
-    memory: float
-    channel_shift: float
-    trends_from: int  # quarter index from which budget trends apply
-    balancing_strength: float
-    balancing_threshold: float
-    afghan_instability: float
-    tension_decay: float
-    protest_base: float
-    protest_setback: float
-    clash_probability: float
-    clash_tension: float
-    regional_weights: Array  # (S,)
-    quarters_per_step: int
-    spinup_quarters: int
-    # the states' choices (v3): hedging, sanctions, the rest of the world, the arms market
-    sanctions: Array  # (Q,) risk of sanctions for dealing with each supplier (powers, then the rest: 0)
-    hedging: Array  # (C,) how far a state closes a channel to a provider past the threshold share
-    hedging_threshold: float
-    sanction_weight: Array  # (C,) how much sanctions risk closes each channel
-    rest_offer: Array  # (S,C) the rest of the world's offers, channel units per quarter
-    arms_appeal: Array  # (Q,S) how attractive each supplier's arms are to each state (0: not asked)
-    arms_imports: Array  # (S,) major arms imported per year, SIPRI TIV m (2010-2019 mean)
-    arms_scale: Array  # (S,) per quarter: what a quarter's deliveries are measured against
-    arms_target: Array  # (S,) equipment a state wants held or on order (TIV m)
-    arms_held0: Array  # (Q,S) equipment in service at the start, by supplier (TIV m)
-    arms_book: Array  # (Q,S) orders placed by the order-book year, still to be delivered at the start (TIV m)
-    arms_kernel: Array  # (L,) share of an order delivered 1, 2, ... quarters after it is placed
-    arms_retirement: float  # per quarter
-    arms_adjustment: float  # fraction of the equipment gap ordered per quarter
-    arms_legacy_weight: float
-    arms_hedging: float
-    arms_ties_weight: float
-    arms_sanction_weight: float
-    arms_offer_weight: float  # security offer per quarter of typical imports delivered
-    first_order: int  # quarter index from which the model places new orders (before: the order book)
-    # rival reactions, one entry per rule
     reaction_names: list[str]
-    reactor: Array
-    rival: Array
-    trigger_channel: Array
-    response_channel: Array
-    reaction_threshold: Array
-    reaction_strength: Array
-    reaction_mask: Array  # (K,S)
+    arrays: dict[str, Array]
+
+    def __getattr__(self, name: str) -> Array:
+        arrays = self.__dict__.get("arrays")
+        if arrays is not None and name in arrays:
+            return arrays[name]
+        raise AttributeError(f"the world has no field `{name}` (see sim.model.world.FIELDS)")
 
     @cached_property
     def table(self) -> WorldTable:
@@ -143,89 +216,19 @@ class World:
         return world_table([self])
 
 
-class WorldTable(NamedTuple):
-    """The numbers of one or more worlds as the compiled step reads them, one row per world.
-
-    ``table.budget[k]`` is world ``k``'s (P,C) budgets, ``table.decisiveness[k]`` its contest
-    decisiveness; the Mesa model keeps a table of its current world (``k = 0``), the batched
-    engine one of every world its design points pass through. Whole numbers (rule indices,
-    border pairs, the clock) are int64, everything else float64, so the compiled step sees the
-    same types from both.
-    """
-
-    afghan_exposure: Array
-    afghan_instability: Array
-    demand_base: Array
-    threat_weight: Array
-    need: Array
-    need_weight: Array
-    channel_weights: Array
-    balancing_strength: Array
-    balancing_threshold: Array
-    unmet_weight: Array
-    retreat_weight: Array
-    saturation_weight: Array
-    reactor: Array
-    rival: Array
-    trigger_channel: Array
-    response_channel: Array
-    reaction_threshold: Array
-    reaction_strength: Array
-    reaction_mask: Array
-    budget: Array
-    trend: Array
-    trends_from: Array
-    priority: Array
-    receptivity: Array
-    lean: Array
-    responsiveness: Array
-    capacity: Array
-    channel_shift: Array
-    effective_decay: Array
-    growth: Array
-    absorptive_size: Array
-    memory: Array
-    half_saturation: Array
-    decisiveness: Array
-    tension_decay: Array
-    aversion: Array
-    protest_base: Array
-    protest_setback: Array
-    clash_probability: Array
-    clash_tension: Array
-    border_pairs: Array
-    decay: Array
-    sanctions: Array
-    hedging: Array
-    hedging_threshold: Array
-    sanction_weight: Array
-    rest_offer: Array
-    arms_appeal: Array
-    arms_scale: Array
-    arms_target: Array
-    arms_held0: Array
-    arms_book: Array
-    arms_kernel: Array
-    arms_retirement: Array
-    arms_adjustment: Array
-    arms_legacy_weight: Array
-    arms_hedging: Array
-    arms_ties_weight: Array
-    arms_sanction_weight: Array
-    arms_offer_weight: Array
-    first_order: Array
-
-
-_INTEGER_FIELDS = ("reactor", "rival", "trigger_channel", "response_channel", "trends_from", "border_pairs",
-                   "first_order")
+#: The numbers of one or more worlds as the compiled step reads them, one row per world: the ``compiled``
+#: fields of :data:`FIELDS`. ``table.budget[k]`` is world ``k``'s (P,C) budgets; the Mesa model keeps a table of
+#: its current world (``k = 0``), the batched engine one of every world its design points pass through. Whole
+#: numbers are int64, everything else float64, so the compiled step sees the same types from both.
+WorldTable = NamedTuple("WorldTable", [(f.name, np.ndarray) for f in FIELDS if f.compiled])  # type: ignore[misc]
 
 
 def world_table(worlds: Sequence[World]) -> WorldTable:
     """Stack worlds with the same actors into one :class:`WorldTable` (row ``k`` is ``worlds[k]``)."""
     columns = []
     for name in WorldTable._fields:
-        dtype = np.int64 if name in _INTEGER_FIELDS else np.float64
-        values = [np.asarray(getattr(w, name), dtype=dtype) for w in worlds]
+        dtype = np.int64 if FIELD_BY_NAME[name].dtype is int else np.float64
+        values = [np.asarray(w.arrays[name], dtype=dtype) for w in worlds]
         shapes = {v.shape for v in values}
         if len(shapes) > 1:
             raise ValueError(f"worlds differ in the shape of `{name}` ({sorted(shapes)}): they cannot share a table")
@@ -233,23 +236,66 @@ def world_table(worlds: Sequence[World]) -> WorldTable:
     return WorldTable(*columns)
 
 
-def _actor_map(params: ParameterSet, prefix: str, keys: list[str], default_key: str = "others") -> Array:
-    """Values of a per-actor family such as ``states.KZ.aversion`` for each key, with defaults."""
-    present = params.children(prefix)
-    unknown = [k for k in present if k not in keys and k != default_key]
-    if unknown:
-        raise InputError(
-            f"names an actor that does not exist (known: {', '.join(keys)})",
-            key=f"{prefix}.{unknown[0]}", suggestion=closest(unknown[0], keys),
-            file=params.get(f"{prefix}.{unknown[0]}").file if f"{prefix}.{unknown[0]}" in params else None,
-        )
-    out = np.empty(len(keys))
-    for i, key in enumerate(keys):
-        path = f"{prefix}.{key}" if key in present else f"{prefix}.{default_key}"
-        if path not in params:
-            raise InputError(f"has no entry for `{key}` and no `{default_key}` default", key=prefix)
-        out[i] = params.value(path)
+def read_field(params: ParameterSet, field: Field, actors: dict[str, list[str]]) -> Array | float | int:
+    """A field with a parameter path, read for every combination of actors (see :class:`Field`)."""
+    if field.path is None:
+        raise ValueError(f"`{field.name}` is derived by {field.derived}, not read from a path")
+    if not field.axes:
+        value = params.value(field.path) if field.default is None else params.value(field.path, field.default)
+        return field.dtype(value)
+    key = tuple(tuple(actors[a]) for a in "PSCQ")
+    shape, paths, last = _layout(field, key)
+    if field.family:
+        _check_family(params, field, actors)
+    out = np.empty(shape, dtype=np.int64 if field.dtype is int else np.float64)
+    flat = out.reshape(-1)
+    for i, path in enumerate(paths):
+        flat[i] = params.value(path) if path in params else _fallback(params, field, path, last)
     return out
+
+
+@lru_cache(maxsize=256)
+def _layout(field: Field, actors: tuple[tuple[str, ...], ...]) -> tuple[tuple[int, ...], list[str], str]:
+    """A field's shape, the parameter path of each element in C order, and its last placeholder (kept per actors)."""
+    named = dict(zip("PSCQ", actors, strict=True))
+    axes = field.axis_names
+    placeholders = [name for _, name, _, _ in Formatter().parse(field.path or "") if name]
+    shape = tuple(len(named[a]) for a in axes)
+    paths = [field.path.format(**{p: named[PLACEHOLDERS[p]][index[axes.index(PLACEHOLDERS[p])]] for p in placeholders})
+             for index in np.ndindex(shape)]  # type: ignore[union-attr]
+    return shape, paths, placeholders[-1]
+
+
+def _fallback(params: ParameterSet, field: Field, path: str, last: str) -> float:
+    """A path the data leave out: a family's ``others`` entry, the field's default, or an error."""
+    if field.family and last != "supplier":
+        others = path.rsplit(".", 1)[0] + ".others"
+        if others in params:
+            return params.value(others)
+        if field.default is None:
+            prefix, key = path.rsplit(".", 1)
+            raise InputError(f"has no entry for `{key}` and no `others` default", key=prefix)
+    if field.default is not None:
+        return field.default
+    return params.value(path)  # raises: an unknown parameter, with the nearest valid name
+
+
+def _check_family(params: ParameterSet, field: Field, actors: dict[str, list[str]]) -> None:
+    """Every key under a family's prefix names an actor of its last placeholder (or ``others``)."""
+    placeholders = [name for _, name, _, _ in Formatter().parse(field.path or "") if name]
+    last = placeholders[-1]
+    known = actors[PLACEHOLDERS[last]]
+    allowed = known if last == "supplier" else [*known, "others"]
+    head = field.path[:field.path.index("{" + last + "}") - 1]
+    for index in np.ndindex(tuple(len(actors[PLACEHOLDERS[p]]) for p in placeholders[:-1])):
+        prefix = head.format(**{p: actors[PLACEHOLDERS[p]][i] for p, i in zip(placeholders[:-1], index, strict=True)})
+        unknown = [k for k in params.children(prefix) if k not in allowed]
+        if unknown:
+            path = f"{prefix}.{unknown[0]}"
+            kind = "a supplier" if last == "supplier" else "an actor"
+            file = params.get(path).file if path in params else None
+            raise InputError(f"names {kind} that does not exist (known: {', '.join(known)})", key=path,
+                             suggestion=closest(unknown[0], known), file=file)
 
 
 def _require(params: ParameterSet, prefix: str, fields: tuple[str, ...], kind: str) -> None:
@@ -259,15 +305,9 @@ def _require(params: ParameterSet, prefix: str, fields: tuple[str, ...], kind: s
                              key=prefix)
 
 
-def _channel_vector(params: ParameterSet, prefix: str, default: float | None = None) -> Array:
-    """``prefix.aid``, ``prefix.drills``, ``prefix.security`` as a vector (missing ones at ``default``)."""
-    if default is None:
-        return np.array([params.value(f"{prefix}.{c}") for c in CHANNELS], dtype=float)
-    return np.array([params.value(f"{prefix}.{c}", default) for c in CHANNELS], dtype=float)
-
-
-def _per_actor(params: ParameterSet, kind: str, keys: list[str], name: str) -> Array:
-    return np.array([params.value(f"{kind}.{k}.{name}") for k in keys], dtype=float)
+def _channel_vector(params: ParameterSet, prefix: str) -> Array:
+    """``prefix.aid``, ``prefix.drills``, ``prefix.security`` as a vector."""
+    return np.array([params.value(f"{prefix}.{c}") for c in CHANNELS], dtype=float)
 
 
 def _actors(params: ParameterSet) -> tuple[list[str], list[str]]:
@@ -283,47 +323,32 @@ def _actors(params: ParameterSet) -> tuple[list[str], list[str]]:
     return powers, states
 
 
-def _power_arrays(params: ParameterSet, powers: list[str], states: list[str]) -> dict[str, object]:
-    """Budgets, trends, priorities and the other per-power figures."""
-    priority = np.empty((len(powers), len(states), len(CHANNELS)))
-    for i, p in enumerate(powers):
-        for k, c in enumerate(CHANNELS):
-            priority[i, :, k] = _actor_map(params, f"powers.{p}.priority.{c}", states)
+def _power_arrays(params: ParameterSet, powers: list[str], values: dict[str, Array]) -> dict[str, object]:
+    """The powers' names and colours, and the alliance-type part of their effort."""
     alliance = np.zeros((len(powers), len(CHANNELS)))
     # optional: a power added without it offers market-type security only (arms, training)
     alliance[:, SECURITY] = [params.value(f"powers.{p}.security_alliance", 0.0) for p in powers]
     return {
         "power_names": [params.label(f"powers.{p}.name", p) for p in powers],
         "power_colors": [params.label(f"powers.{p}.color", "#000000") for p in powers],
-        "budget": np.array([_channel_vector(params, f"powers.{p}.budget") for p in powers]),
-        "trend": np.array([_channel_vector(params, f"powers.{p}.trend", 0.0) for p in powers]),
-        "capacity": _per_actor(params, "powers", powers, "capacity"),
-        "credibility": _per_actor(params, "powers", powers, "credibility"),
-        "regime_alignment": _per_actor(params, "powers", powers, "regime_alignment"),
         "alliance_share": alliance,
-        "priority": priority,
     }
 
 
-def _state_arrays(params: ParameterSet, powers: list[str], states: list[str]) -> dict[str, object]:
-    """Sizes, exposure, need, sentiment and debt of the states."""
-    gdp = _per_actor(params, "states", states, "gdp")
-    forces = _per_actor(params, "states", states, "armed_forces")
-    population = _per_actor(params, "states", states, "population")
+def _state_arrays(params: ParameterSet, states: list[str], values: dict[str, Array]) -> dict[str, object]:
+    """The states' names, sizes, exposure, need, borders and weights in regional averages."""
+    gdp, population = values["gdp"], values["population"]
+    bases = {"gdp": gdp * 1000.0,  # aid budgets are in USD m, GDP in USD bn
+             "armed_forces": np.array([params.value(f"states.{s}.armed_forces") for s in states], dtype=float)}
     reference = params.value("model.afghan_border_reference")
     weighting = params.value("model.regional_weight")
+    afghan_border = np.array([params.value(f"states.{s}.afghan_border") for s in states], dtype=float)
     return {
         "state_names": [params.label(f"states.{s}.name", s) for s in states],
-        "population": population,
-        "gdp": gdp,
-        "absorptive_size": np.stack([gdp * 1000.0, forces, forces], axis=1),  # aid budgets are in USD m
-        "neutrality": _per_actor(params, "states", states, "neutrality"),
-        "afghan_exposure": np.minimum(1.0, _per_actor(params, "states", states, "afghan_border") / reference),
+        "absorptive_size": np.stack([bases[c.size_basis] for c in CHANNEL_TABLE], axis=1),
+        "afghan_exposure": np.minimum(1.0, afghan_border / reference),
         # GDP in USD bn and population in millions: per capita in USD is their ratio times 1000
         "need": development_need(gdp / population * 1000.0, params.value("model.demand.reference_gdp_per_capita")),
-        "regime_insecurity": _per_actor(params, "states", states, "regime_insecurity"),
-        "aversion": np.stack([_actor_map(params, f"states.{s}.aversion", powers) for s in states], axis=1),
-        "debt_share": np.stack([_actor_map(params, f"states.{s}.debt_share", powers) for s in states], axis=1),
         "border_pairs": _border_pairs(params, states),
         "regional_weights": {"population": population, "gdp": gdp, "equal": np.ones(len(states))}[weighting],
     }
@@ -333,56 +358,28 @@ def _state_arrays(params: ParameterSet, powers: list[str], states: list[str]) ->
 REST = "rest_of_world"
 
 
-def _supplier_map(params: ParameterSet, prefix: str, powers: list[str]) -> Array:
-    """Values of a per-supplier family such as ``states.KZ.arms.held`` for the powers, then the rest of the world.
-
-    A power not named has 0 (a power added by a scenario holds no legacy and no orders unless it says so).
-    """
-    present = params.children(prefix)
-    suppliers = [*powers, REST]
-    unknown = [k for k in present if k not in suppliers]
-    if unknown:
-        path = f"{prefix}.{unknown[0]}"
-        raise InputError(f"names a supplier that does not exist (known: {', '.join(suppliers)})", key=path,
-                         suggestion=closest(unknown[0], suppliers), file=params.get(path).file)
-    return np.array([params.value(f"{prefix}.{q}", 0.0) for q in suppliers], dtype=float)
-
-
-def _choice_arrays(params: ParameterSet, powers: list[str], states: list[str]) -> dict[str, object]:
-    """The states' choices (v3): hedging, sanctions, the rest of the world's offers, the arms market."""
+def _choice_arrays(params: ParameterSet, powers: list[str], states: list[str],
+                   values: dict[str, Array]) -> dict[str, object]:
+    """The states' choices (v3): sanctions, the suppliers' appeal, and what the arms market derives from the data."""
     value = params.value
     lag, life = value("model.arms.delivery_lag"), value("model.arms.service_life")
-    adjustment, horizon = value("model.arms.adjustment"), int(value("model.arms.horizon"))
-    imports = np.array([value(f"states.{s}.arms.imports", 0.0) for s in states], dtype=float)
+    adjustment, horizon = values["arms_adjustment"], int(value("model.arms.horizon"))
     # what a state wants held or on order: at a steady flow ``imports``, the equipment in service
     # (``life`` years of imports), what is on its way (the mean lag) and the gap the state keeps open
     kernel = delivery_kernel(lag, horizon)
     pipeline_quarters = float((np.arange(1, horizon + 1) * kernel).sum())
-    per_quarter = imports / 4.0
+    per_quarter = values["arms_imports"] / 4.0
     target = per_quarter * (4.0 * life + pipeline_quarters + 1.0 / max(adjustment, 1e-9))
     appeal = np.empty((len(powers) + 1, len(states)))
     appeal[:-1] = np.array([value(f"powers.{p}.arms_appeal", 0.0) for p in powers])[:, None]
     appeal[-1] = [value(f"states.{s}.arms.rest_of_world_appeal", 0.0) for s in states]
     return {
         "sanctions": np.array([*(value(f"powers.{p}.sanctions_risk", 0.0) for p in powers), 0.0], dtype=float),
-        "hedging": _channel_vector(params, "model.hedging"),
-        "hedging_threshold": value("model.hedging.threshold"),
-        "sanction_weight": _channel_vector(params, "model.sanctions_weight"),
-        "rest_offer": np.array([_channel_vector(params, f"states.{s}.rest_of_world", 0.0) for s in states]),
         "arms_appeal": appeal,
-        "arms_imports": imports,
         "arms_scale": per_quarter,
         "arms_target": target,
-        "arms_held0": np.stack([_supplier_map(params, f"states.{s}.arms.held", powers) for s in states], axis=1),
-        "arms_book": np.stack([_supplier_map(params, f"states.{s}.arms.on_order", powers) for s in states], axis=1),
         "arms_kernel": kernel,
         "arms_retirement": 1.0 / (4.0 * life),
-        "arms_adjustment": adjustment,
-        "arms_legacy_weight": value("model.arms.legacy_weight"),
-        "arms_hedging": value("model.arms.hedging"),
-        "arms_ties_weight": value("model.arms.ties_weight"),
-        "arms_sanction_weight": value("model.arms.sanction_weight"),
-        "arms_offer_weight": value("model.arms.offer_weight"),
         "first_order": parse_quarter(f"{int(value('model.arms.order_book_year')) + 1}Q1"),
     }
 
@@ -476,66 +473,37 @@ def channel_weights(params: ParameterSet) -> np.ndarray:
 
 
 def _mechanism_constants(params: ParameterSet) -> dict[str, object]:
-    """The ``model.*`` constants: rates, demand, openings, balancing, random events, clock."""
-    value = params.value
+    """The ``model.*`` constants that are more than a parameter: the composite's weights, the trends' start."""
     return {
         "channel_weights": channel_weights(params),
-        "decay": _channel_vector(params, "model.decay"),
-        "growth": _channel_vector(params, "model.growth"),
-        "half_saturation": _channel_vector(params, "model.half_saturation"),
-        "demand_base": _channel_vector(params, "model.demand.base"),
-        "threat_weight": _channel_vector(params, "model.demand.threat_weight"),
-        "need_weight": _channel_vector(params, "model.demand.need_weight"),
-        "regime_weight": _channel_vector(params, "model.regime_weight"),
-        "credibility_weight": _channel_vector(params, "model.credibility_weight"),
-        "neutrality_damping": _channel_vector(params, "model.neutrality_damping"),
-        "alliance_damping": value("model.neutrality_damping.alliance"),
-        "debt_stickiness": _channel_vector(params, "model.debt_stickiness"),
-        "decisiveness": value("model.contest.decisiveness"),
-        "responsiveness": value("model.allocation_responsiveness"),
-        "unmet_weight": value("model.openings.unmet_weight"),
-        "retreat_weight": value("model.openings.retreat_weight"),
-        "saturation_weight": value("model.openings.saturation_weight"),
-        "memory": value("model.openings.memory"),
-        "channel_shift": value("model.openings.channel_shift"),
-        "trends_from": parse_quarter(f"{int(value('model.trends_from'))}Q1"),
-        "balancing_strength": value("model.balancing.strength"),
-        "balancing_threshold": value("model.balancing.threshold"),
-        "afghan_instability": value("model.afghan_instability"),
-        "tension_decay": value("model.tension_decay"),
-        "protest_base": value("model.protests.base_probability"),
-        "protest_setback": value("model.protests.setback"),
-        "clash_probability": value("model.clashes.probability"),
-        "clash_tension": value("model.clashes.tension"),
-        "quarters_per_step": value("model.quarters_per_step"),
-        "spinup_quarters": value("model.spinup_quarters"),
+        "trends_from": parse_quarter(f"{int(params.value('model.trends_from'))}Q1"),
     }
 
 
 def build_world(params: ParameterSet) -> World:
-    """Check a ParameterSet for completeness and turn it into arrays."""
+    """Check a ParameterSet for completeness and turn it into arrays: every field of :data:`FIELDS`."""
     powers, states = _actors(params)
-    power_arrays = _power_arrays(params, powers, states)
-    state_arrays = _state_arrays(params, powers, states)
+    actors = {"P": powers, "S": states, "C": list(CHANNELS), "Q": [*powers, REST]}
+    values: dict[str, object] = {f.name: read_field(params, f, actors) for f in FIELDS if f.path is not None}
+    values.update(_power_arrays(params, powers, values))
+    values.update(_state_arrays(params, states, values))
+    values.update(_mechanism_constants(params))
+    values.update(_choice_arrays(params, powers, states, values))
     power_member, state_member, multiplier, institutions = _memberships(params, powers, states)
-    constants = _mechanism_constants(params)
-    acceptance = neutrality_acceptance(state_arrays["neutrality"], constants["neutrality_damping"],
-                                       constants["alliance_damping"], power_arrays["alliance_share"])
-    institutional = institutional_multiplier(power_member, state_member, multiplier)
-    take_up = receptivity(institutional, acceptance, state_arrays["regime_insecurity"],
-                          power_arrays["regime_alignment"], constants["regime_weight"], state_arrays["aversion"],
-                          power_arrays["credibility"], constants["credibility_weight"])
-    return World(
-        powers=powers,
-        states=states,
-        **power_arrays,
-        **state_arrays,
-        institutional=institutional,
-        acceptance=acceptance,
-        receptivity=take_up,
-        lean=allocation_lean(take_up, float(constants["responsiveness"])),
-        effective_decay=effective_decay(constants["decay"], state_arrays["debt_share"], constants["debt_stickiness"]),
-        **constants,
-        **_choice_arrays(params, powers, states),
-        **_reaction_rules(params, powers, state_member, institutions),
-    )
+    values.update(_reaction_rules(params, powers, state_member, institutions))
+    values["acceptance"] = neutrality_acceptance(values["neutrality"], values["neutrality_damping"],
+                                                 values["alliance_damping"], values["alliance_share"])
+    values["institutional"] = institutional_multiplier(power_member, state_member, multiplier)
+    values["receptivity"] = receptivity(values["institutional"], values["acceptance"], values["regime_insecurity"],
+                                        values["regime_alignment"], values["regime_weight"], values["aversion"],
+                                        values["credibility"], values["credibility_weight"])
+    values["lean"] = allocation_lean(values["receptivity"], float(values["responsiveness"]))
+    values["effective_decay"] = effective_decay(values["decay"], values["debt_share"], values["debt_stickiness"])
+    labels = {name: values.pop(name) for name in _LABELS}
+    missing, extra = FIELD_BY_NAME.keys() - values.keys(), values.keys() - FIELD_BY_NAME.keys()
+    if missing or extra:  # a field declared and not built, or built and not declared: a mistake in this module
+        raise AssertionError(f"world fields not built: {sorted(missing)}; built but not declared: {sorted(extra)}")
+    return World(powers=powers, states=states, **labels, arrays=values)  # type: ignore[arg-type]
+
+
+_LABELS = ("power_names", "state_names", "power_colors", "reaction_names")
