@@ -58,5 +58,5 @@ def test_a_family_names_only_actors_and_falls_back_on_others():
 
 
 def test_each_channel_is_declared_once():
-    assert CHANNELS == tuple(c.name for c in CHANNEL_TABLE)
+    assert tuple(c.name for c in CHANNEL_TABLE) == CHANNELS
     assert {c.size_basis for c in CHANNEL_TABLE} <= {"gdp", "armed_forces"}
