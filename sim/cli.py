@@ -177,6 +177,18 @@ def _parser() -> argparse.ArgumentParser:
     discover.add_argument("--out", type=_folder, help="report folder (default: FOLDER/discovery/CONDITION)")
     discover.set_defaults(func=cmd_discover)
 
+    optimise = sub.add_parser("optimise", help="robust policy search over a scenario's levers (docs/policy-search.md)")
+    optimise.add_argument("scenario", help="a scenario file or library name with `levers:` and `objectives:`")
+    optimise.add_argument("--evaluations", "-n", type=_count,
+                          help="policies to evaluate (default: `search.evaluations`)")
+    optimise.add_argument("--seeds", type=_count, help="independent searches, merged (default: `search.seeds`)")
+    optimise.add_argument("--workers", "-w", type=_count, default=1, help="engine threads (default 1)")
+    optimise.add_argument("--results", type=_folder, default=DEFAULT_RESULTS, help="results root folder")
+    optimise.add_argument("--out", type=_folder, help="output folder (default: results/NAME/optimise; a search "
+                                                      "found there with the same settings is resumed)")
+    optimise.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    optimise.set_defaults(func=cmd_optimise)
+
     app = sub.add_parser("app", help="start the teaching dashboard in the browser")
     app.add_argument("scenario", nargs="?", default="baseline",
                      help="scenario to start with: a library name or a file (default: baseline)")
@@ -299,8 +311,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             return first_run.hand_to_compiler(args.argv)
         first_run.start_background_build()
         if not args.quiet:
-            print("first use of this version of the model on this machine: running it as plain Python (same "
-                  "numbers) while the compiled model is built in the background, once", file=sys.stderr, flush=True)
+            print(FIRST_USE, file=sys.stderr, flush=True)
     elif not args.quiet:
         _say_if_compiling()
     try:
@@ -416,9 +427,40 @@ def cmd_discover(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_optimise(args: argparse.Namespace) -> int:
+    from sim.scenario.library import resolve_scenario
+    from sim.scenario.load import load_scenario
+
+    analysis = _analysis_extra("optimise")
+    scenario = load_scenario(resolve_scenario(args.scenario))
+    done = analysis.optimise(scenario, out=args.out, evaluations=args.evaluations, seeds=args.seeds,
+                             threads=args.workers, progress=not args.quiet, results=args.results)
+    print(f"{len(done.evaluated):,} policies evaluated ({done.runs:,} runs, {done.seconds:.0f} s; {done.reused:,} "
+          f"from the saved archive); Pareto set: {len(done.pareto)} policies")
+    print(f"report: {done.report} (pareto.csv, charts); policy scenarios: {len(done.policies)} files in "
+          f"{done.policies[0].parent if done.policies else '-'}")
+    return 0
+
+
+FIRST_USE = ("first use of this version of the model on this machine: running it as plain Python (same numbers) "
+             "while the compiled model is built in the background, once")
+
+
+def _serve_first_use() -> None:
+    """A server started on a machine without the compiled model runs it as plain Python and builds it meanwhile.
+
+    A dashboard or a classroom steps one model at a time (about 10 ms a step as plain Python), so it need not
+    wait a minute for the compiler; the next start finds the compiled code (:mod:`sim.first_run`).
+    """
+    if first_run.prepare():
+        first_run.start_background_build()
+        print(FIRST_USE, file=sys.stderr, flush=True)
+
+
 def cmd_app(args: argparse.Namespace) -> int:
     import os
 
+    _serve_first_use()
     try:
         import solara  # noqa: F401
     except ImportError:
@@ -450,6 +492,7 @@ def cmd_app(args: argparse.Namespace) -> int:
 
 
 def cmd_classroom(args: argparse.Namespace) -> int:
+    _serve_first_use()
     try:
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
@@ -609,7 +652,7 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    from sim.scenario.library import new_scenario
+    from sim.scenario.new import new_scenario
 
     path = new_scenario(args.name, from_=args.base, force=args.force)
     print(f"wrote {path} (extends {args.base}); next: sim validate {path.name} && sim run {path.name}")
