@@ -94,6 +94,29 @@ def test_an_added_power_identical(tmp_path):
     assert _engine_vs_agents(scenario, tmp_path) == 0.0
 
 
+def test_an_event_in_the_first_quarter_on_the_arms_data_identical(tmp_path):
+    """The start (spin-up, equipment and order book) is the world's before any event, in both engines.
+
+    Before the step was written once the engine took the start's order book from the world after the first
+    step's events; an event dated in the first quarter that changes the order book told them apart.
+    """
+    scenario = _small(tmp_path, """
+name: first-quarter
+extends: library:baseline
+replications: 2
+parameters:
+  model.arms.offer_weight: 0.1  # deliveries count as security offers, so the table sees the order book
+events:
+  - id: bigger_book
+    date: 2019Q1
+    source: test
+    effects:
+      - {parameter: states.KZ.arms.on_order.russia, scale: 3}
+      - {parameter: states.KZ.arms.held.china, scale: 2}
+""")
+    assert _engine_vs_agents(scenario, tmp_path) == 0.0
+
+
 def test_a_longer_step_identical(tmp_path):
     scenario = _small(tmp_path, """
 name: yearly
