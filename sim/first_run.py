@@ -56,13 +56,28 @@ def small(n_runs: int, steps: int) -> bool:
 
 
 def hand_to_compiler(argv: list[str]) -> int:
-    """Run ``sim <argv>`` in a child with the compiler on (this process has it off): the child's exit code."""
+    """Run ``sim <argv>`` in a child with the compiler on (this process has it off): the child's exit code.
+
+    Ctrl-C and ``kill`` reach the child as they would have reached this process, and this process
+    waits for it: the child marks what it had done as partial and says how to resume.
+    """
+    import signal
+
     env = {key: value for key, value in os.environ.items() if key != "NUMBA_DISABLE_JIT"}
     env["SIM_FIRST_RUN"] = "compile"
+    # its own process group, so a Ctrl-C at the terminal reaches it once: forwarded from here
+    child = subprocess.Popen([sys.executable, "-m", "sim", *argv], env=env, start_new_session=True)
+
+    def forward(signum: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(signum)
+
+    previous = {signum: signal.signal(signum, forward) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return subprocess.run([sys.executable, "-m", "sim", *argv], env=env, check=False).returncode
-    except KeyboardInterrupt:  # the child (same process group) had it too, kept what it had, and said so
-        return 130
+        return child.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _lock_path() -> Path:

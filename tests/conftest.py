@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# The `sim` processes the tests start use the compiled model as before, and start no background build that would
+# compete for the cores (tests/test_first_run.py tests the first run's plain-Python path with its own settings).
+os.environ.setdefault("SIM_FIRST_RUN", "compile")
+os.environ.setdefault("SIM_BUILD_IN_BACKGROUND", "0")
 
 from sim.model.parameters import ParameterSet, default_parameters
 from sim.scenario.load import Scenario, load_scenario

@@ -13,7 +13,8 @@ from tests.conftest import ROOT
 
 
 def _sim(args: list[str], **env: str) -> subprocess.CompletedProcess:
-    merged = {key: value for key, value in {**os.environ, **env}.items() if value != ""}  # "": unset
+    env = {**os.environ, "SIM_FIRST_RUN": "", **env}  # the tests' conftest turns the first run's path off: on here
+    merged = {key: value for key, value in env.items() if value != ""}  # "": unset
     return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True, cwd=ROOT, env=merged,
                           timeout=600)
 
@@ -93,10 +94,46 @@ def test_one_background_build_at_a_time(tmp_path, monkeypatch):
 def test_a_large_first_run_is_handed_to_a_compiling_child(monkeypatch):
     """A sweep on a cold machine: this process (compiler off) hands the same command to a child with it on."""
     calls = []
+
+    class Child:
+        def __init__(self, cmd, env, start_new_session):  # type: ignore[no-untyped-def]
+            calls.append((cmd, env))
+
+        def wait(self) -> int:
+            return 3
+
     monkeypatch.setenv("NUMBA_DISABLE_JIT", "1")
-    monkeypatch.setattr(first_run.subprocess, "run",
-                        lambda cmd, env, check: calls.append((cmd, env)) or subprocess.CompletedProcess(cmd, 3))
+    monkeypatch.setattr(first_run.subprocess, "Popen", Child)
     assert first_run.hand_to_compiler(["run", "sweep.yaml", "-r", "50"]) == 3
     (cmd, env), = calls
     assert cmd[1:] == ["-m", "sim", "run", "sweep.yaml", "-r", "50"]
     assert "NUMBA_DISABLE_JIT" not in env and env["SIM_FIRST_RUN"] == "compile"
+
+
+def test_ctrl_c_reaches_the_compiling_child_and_the_parent_waits_for_it(tmp_path):
+    """The child gets the signal the user sent to `sim run` and ends as it would have (here: it says so, exits 130)."""
+    import signal
+    import textwrap
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(textwrap.dedent("""
+        import subprocess, sys
+        from sim import first_run
+        class Child(subprocess.Popen):
+            def __init__(self, cmd, env, start_new_session):
+                code = ("import signal, sys, time\\n"
+                        "def stop(*a): print('child interrupted', flush=True); sys.exit(130)\\n"
+                        "signal.signal(signal.SIGINT, stop)\\n"
+                        "print('child ready', flush=True)\\n"
+                        "time.sleep(60)")
+                super().__init__([sys.executable, "-c", code], env=env, start_new_session=start_new_session)
+        first_run.subprocess.Popen = Child
+        sys.exit(first_run.hand_to_compiler(["run", "x"]))
+    """))
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert parent.stdout.readline().strip() == "child ready"
+    time.sleep(0.2)
+    parent.send_signal(signal.SIGINT)  # to the parent only, as `kill -INT` would
+    assert parent.wait(30) == 130
+    assert parent.stdout.read().strip() == "child interrupted"
