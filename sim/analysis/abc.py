@@ -257,7 +257,9 @@ class AbcCalibration:
                 f"  posterior-predictive 90% coverage: fit {coverage(self.predictive, 'fit'):.0%}, "
                 f"validation {coverage(self.predictive, 'validation'):.0%} (within the targets' tolerance of the "
                 f"interval: {coverage(self.predictive, 'fit', 'within_tolerance'):.0%}, "
-                f"{coverage(self.predictive, 'validation', 'within_tolerance'):.0%})")
+                f"{coverage(self.predictive, 'validation', 'within_tolerance'):.0%}; with the tolerance as a normal "
+                f"observation error: {coverage(self.predictive, 'fit', 'inside_obs'):.0%}, "
+                f"{coverage(self.predictive, 'validation', 'inside_obs'):.0%})")
 
 
 def calibrate_abc(targets: str | Path, scenario: str | Path | Scenario = DEFAULT_SCENARIO,
@@ -325,7 +327,9 @@ def write_abc_results(cal: AbcCalibration, settings: Mapping[str, Any]) -> None:
                "seconds": round(cal.run.seconds, 1),
                "coverage": {use: coverage(cal.predictive, use) for use in ("fit", "validation")},
                "coverage_within_tolerance": {use: coverage(cal.predictive, use, "within_tolerance")
-                                             for use in ("fit", "validation")}}
+                                             for use in ("fit", "validation")},
+               "coverage_with_observation_error": {use: coverage(cal.predictive, use, "inside_obs")
+                                                   for use in ("fit", "validation")}}
     atomic_write_text(cal.folder / SETTINGS, yaml.safe_dump({"settings": dict(settings), "outcome": outcome},
                                                             sort_keys=False))
 
