@@ -34,7 +34,7 @@ _API = {
     "find_boxes": "sim.analysis.discovery:find_boxes",
     # charts
     "style_for": "sim.views.charts:style_for",
-    "standard_charts": "sim.views.charts:standard_charts",
+    "standard_charts": "sim.views.standard:standard_charts",
     "influence_over_time": "sim.views.charts:influence_over_time",
     "regional_shares": "sim.views.charts:regional_shares",
     "channel_breakdown": "sim.views.charts:channel_breakdown",

@@ -16,13 +16,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from sim.analysis.calibration_report import _md_table
+from sim.analysis.calibration_report import _md_table, target_panels
 from sim.analysis.compare import _table
 from sim.analysis.report import CSS, png
-from sim.views.charts import ChartStyle, _footer, _grid, style_for
+from sim.views.charts import ChartStyle, _footer, style_for
 
 if TYPE_CHECKING:
     from sim.analysis.abc import AbcCalibration
+    from sim.analysis.targets import Target
 
 STATUS = {"complete": "complete", "budget": "stopped at the evaluation budget",
           "interrupted": "INTERRUPTED (Ctrl-C): the last finished generation; `--resume` continues it"}
@@ -109,32 +110,20 @@ def posterior_chart(cal: AbcCalibration, style: ChartStyle) -> plt.Figure:
 
 def predictive_chart(cal: AbcCalibration, use: str, style: ChartStyle) -> plt.Figure | None:
     """Per target: each power's posterior-predictive 90% interval and median, with the target value."""
-    targets = [t for t in cal.targets if t.use == use]
-    if not targets:
-        return None
     table = cal.predictive[cal.predictive["use"] == use]
-    fig, axes = _grid(len(targets), cols=min(3, len(targets)), width=4.0, height=2.7, sharey=True)
-    for ax, t in zip(axes.flat, targets, strict=False):
+
+    def draw(ax: plt.Axes, t: Target) -> list[str]:
         rows = table[(table["target"] == t.id) & (table["basis"] == "among")]
-        x = np.arange(len(rows))
         for k, row in enumerate(rows.itertuples()):
             color = style.color(row.power)
             ax.plot([k, k], [row.q05, row.q95], color=color, lw=6, alpha=0.45, solid_capstyle="butt")
             ax.plot([k], [row.median], "_", color=color, ms=14, mew=2)
             ax.plot([k], [row.target_value], "D", color="black" if row.inside else "#CC3311", ms=5)
-        ax.set_xticks(x, [style.name(p) for p in rows["power"]], fontsize=8)
         ax.set_ylim(-0.02, 1.02)
-        years = str(t.period[0]) if t.period[0] == t.period[1] else f"{t.period[0]}-{t.period[1]}"
-        ax.set_title(f"{style.name(t.state)}, {t.channel}, {years}", fontsize=9)
-        ax.grid(axis="y", alpha=0.3)
-    for ax in axes[:, 0]:
-        ax.set_ylabel("share among the powers")
-    title = "Fit targets" if use == "fit" else "Validation targets (never fitted)"
-    fig.suptitle(f"{title}: posterior-predictive 90% interval (bar), median (tick), target (diamond; red if "
-                 "outside)", y=1.02, fontsize=10)
-    fig.tight_layout()
-    _footer(fig, style, with_events=False)
-    return fig
+        return list(rows["power"])
+
+    return target_panels(cal.targets, use, style, 2.7, draw, "posterior-predictive 90% interval (bar), median "
+                         "(tick), target (diamond; red if outside)")
 
 
 def _image(fig: plt.Figure | None, alt: str) -> str:

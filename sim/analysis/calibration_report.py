@@ -10,6 +10,7 @@ after, warnings, and the targets' sources.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
@@ -21,7 +22,8 @@ from sim.analysis.report import CSS, png
 from sim.views.charts import ChartStyle, _footer, _grid, style_for
 
 if TYPE_CHECKING:
-    from sim.analysis.calibrate import Calibration
+    from sim.analysis.calibrate_result import Calibration
+    from sim.analysis.targets import Target
 
 STATUS = {
     "complete": "complete",
@@ -113,14 +115,42 @@ def source_table(cal: Calibration) -> pd.DataFrame:
 
 
 # -- the chart -------------------------------------------------------------------------------------
+def target_panels(targets: Sequence[Target], use: str, style: ChartStyle, height: float,
+                  draw: Callable[[plt.Axes, Target], Sequence[str]], title: str, title_y: float = 1.02,
+                  title_size: float = 10, legend: Sequence[Any] = ()) -> plt.Figure | None:
+    """A grid of one panel per target of ``use`` (fit or validation), shares among the powers on the y axis.
+
+    ``draw`` fills a target's panel and returns the powers it put on the x axis; the grid, the
+    panels' titles and axes, the figure's title and its footer are the same for every report
+    (the optimiser's here, the Bayesian calibration's in :mod:`sim.analysis.abc_report`).
+    """
+    chosen = [t for t in targets if t.use == use]
+    if not chosen:
+        return None
+    fig, axes = _grid(len(chosen), cols=min(3, len(chosen)), width=4.0, height=height, sharey=True)
+    for ax, t in zip(axes.flat, chosen, strict=False):
+        powers = draw(ax, t)
+        ax.set_xticks(np.arange(len(powers)), [style.name(p) for p in powers], fontsize=8)
+        years = str(t.period[0]) if t.period[0] == t.period[1] else f"{t.period[0]}-{t.period[1]}"
+        ax.set_title(f"{style.name(t.state)}, {t.channel}, {years}", fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("share among the powers")
+    if legend:
+        fig.legend(handles=list(legend), loc="upper center", ncol=len(legend), frameon=False,
+                   bbox_to_anchor=(0.5, 1.0), fontsize=8)
+    kind = "Fit targets" if use == "fit" else "Validation targets (never fitted)"
+    fig.suptitle(f"{kind}: {title}", y=title_y, fontsize=title_size)
+    fig.tight_layout()
+    _footer(fig, style, with_events=False)
+    return fig
+
+
 def targets_chart(cal: Calibration, use: str, style: ChartStyle) -> plt.Figure | None:
     """Per target: each power's target share (with its tolerance) and the model before and after."""
-    targets = [t for t in cal.targets if t.use == use]
-    if not targets:
-        return None
     table = cal.table[cal.table["use"] == use]
-    fig, axes = _grid(len(targets), cols=min(3, len(targets)), width=4.0, height=2.9, sharey=True)
-    for ax, t in zip(axes.flat, targets, strict=False):
+
+    def draw(ax: plt.Axes, t: Target) -> list[str]:
         rows = table[table["target"] == t.id]
         x = np.arange(len(rows))
         colors = [style.color(p) for p in rows["power"]]
@@ -129,22 +159,14 @@ def targets_chart(cal: Calibration, use: str, style: ChartStyle) -> plt.Figure |
         ax.bar(x, rows["model_before"], 0.26, color="white", edgecolor=colors, hatch="///", lw=1.0,
                label="model before")
         ax.bar(x + 0.27, rows["model_after"], 0.26, color=colors, label="model after")
-        ax.set_xticks(x, [style.name(p) for p in rows["power"]], fontsize=8)
         ax.set_ylim(0, 1.05)
-        years = str(t.period[0]) if t.period[0] == t.period[1] else f"{t.period[0]}-{t.period[1]}"
-        ax.set_title(f"{style.name(t.state)}, {t.channel}, {years}", fontsize=9)
-        ax.grid(axis="y", alpha=0.3)
-    for ax in axes[:, 0]:
-        ax.set_ylabel("share among the powers")
+        return list(rows["power"])
+
     handles = [plt.Rectangle((0, 0), 1, 1, color="#BBBBBB", label="target (± tolerance)"),
                plt.Rectangle((0, 0), 1, 1, facecolor="white", edgecolor="#333333", hatch="///", label="model before"),
                plt.Rectangle((0, 0), 1, 1, color="#333333", label="model after (power's colour)")]
-    fig.legend(handles=handles, loc="upper center", ncol=3, frameon=False, bbox_to_anchor=(0.5, 1.0), fontsize=8)
-    title = "Fit targets" if use == "fit" else "Validation targets (never fitted)"
-    fig.suptitle(f"{title}: target against the model before and after calibration", y=1.06, fontsize=11)
-    fig.tight_layout()
-    _footer(fig, style, with_events=False)
-    return fig
+    return target_panels(cal.targets, use, style, 2.9, draw, "target against the model before and after calibration",
+                         title_y=1.06, title_size=11, legend=handles)
 
 
 def _when(cal: Calibration) -> str:

@@ -20,6 +20,9 @@ says ``ok``; the chunk's part and events were renamed into place before the reco
 so a crash, an interrupt or a full disk at any moment leaves a consistent store that
 ``sim run --resume`` completes, recomputing only runs of unfinished chunks. Experiments stored
 run by run by earlier versions (``runs/run-N.json``, ``parts/run-N.parquet``) are still read.
+
+:func:`open_store` sets a new experiment's folder up (the scenario as given and resolved, the
+design, the manifest marked running) or opens the one a resume names.
 """
 
 from __future__ import annotations
@@ -35,14 +38,17 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from sim import __version__
-from sim.atomic import atomic_write, atomic_write_json, atomic_write_text
-from sim.errors import InputError
+from sim.atomic import atomic_write, atomic_write_json, atomic_write_text, writable_folder
+from sim.errors import InputError, closest
+
+if TYPE_CHECKING:
+    from sim.scenario.load import Scenario
 
 #: CSV exports above this many rows are skipped with ``outputs.csv: auto``.
 CSV_ROW_LIMIT = 2_000_000
@@ -543,3 +549,91 @@ def _latest_lock(scenario_folder: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+# -- setting up an experiment's store -----------------------------------------------------------
+def _resume_folder(scenario_root: Path, resume: bool | str) -> Path:
+    """The experiment a resume names: the latest under ``scenario_root``, or an id, which must be a folder there."""
+    if not isinstance(resume, str):
+        folder = latest_experiment(scenario_root)
+        if folder is None:
+            raise InputError(f"no experiment to resume under {scenario_root}", key="--resume")
+        return folder
+    folder = scenario_root / resume
+    inside = folder.resolve().is_relative_to(scenario_root.resolve()) and folder.resolve() != scenario_root.resolve()
+    if Path(resume).name != resume or resume in (".", "..") or not inside:
+        raise InputError(f"expected the id of an experiment in {scenario_root} (a folder name such as "
+                         f"20261123-204512), found {resume!r}", key="--resume")
+    if not (folder / "manifest.json").exists():
+        known = [p.name for p in scenario_root.iterdir() if (p / "manifest.json").exists()] \
+            if scenario_root.is_dir() else []
+        raise InputError(f"no experiment {resume!r} to resume under {scenario_root}", key="--resume",
+                         suggestion=closest(resume, known))
+    return folder
+
+
+def open_store(scenario: Scenario, scenario_root: Path, resume: bool | str,
+               experiment_id: str | None) -> ExperimentStore:
+    """The store of an experiment: the one a resume names (refused if the scenario has changed since), or a new
+    folder under ``scenario_root``, set up with the scenario, its design and a manifest marked running."""
+    if resume:
+        folder = _resume_folder(scenario_root, resume)
+        store = ExperimentStore(folder)
+        stored = store.manifest().get("fingerprint")
+        if stored != scenario.fingerprint():
+            raise InputError(
+                f"the scenario has changed since experiment {folder.name} started (fingerprint {stored} vs "
+                f"{scenario.fingerprint()}); start a new experiment instead of resuming", key="--resume")
+        return store
+    made = [p for p in (scenario_root.parent, scenario_root) if not p.exists()]  # removed again if set-up fails
+    writable_folder(scenario_root, "--results")
+    name, suffix = experiment_id or new_experiment_id(), 1
+    folder = scenario_root / name
+    try:
+        while True:  # another `sim run` of the same scenario may take the same id at the same moment
+            try:
+                folder.mkdir()
+                break
+            except FileExistsError:
+                suffix += 1
+                folder = scenario_root / f"{name}-{suffix}"
+        return _set_up(scenario, ExperimentStore(folder))
+    except BaseException:
+        for path in (folder, *reversed(made)):  # a store that could not be set up (a full disk): no empty folders
+            _remove_empty(path)
+        raise
+
+
+def _remove_empty(folder: Path) -> None:
+    """Remove ``folder`` and its subfolders where they are empty (never a file: nothing written is deleted)."""
+    if not folder.is_dir() or folder.is_symlink():
+        return
+    for path in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            path.rmdir()
+    with contextlib.suppress(OSError):
+        folder.rmdir()
+
+
+def _set_up(scenario: Scenario, store: ExperimentStore) -> ExperimentStore:
+    """A new experiment's folder: the scenario as given and resolved, the design, the manifest."""
+    folder = store.folder
+    root = scenario.sources[-1].path.resolve().parent if scenario.sources else None
+    for source in scenario.sources:  # kept with their relative paths, so extends resolves from the store
+        where = (Path("library") / source.path.resolve().relative_to(source.library_root)  # `extends: library:`
+                 if source.library_root else source.path.resolve().relative_to(root))
+        store.write_text(f"scenario/{where.as_posix()}", source.text)
+    store.write_text("scenario.resolved.yaml", scenario.resolved_yaml())
+    design = pd.DataFrame([{"point": d.index, "label": d.label, "variant": d.variant,
+                            **{f"param:{k}": v for k, v in d.values.items()}} for d in scenario.design])
+    store.write_text("design.csv", design.to_csv(index=False))
+    store.mark_running(
+        scenario=scenario.name, title=scenario.title, experiment=folder.name,
+        fingerprint=scenario.fingerprint(), root_seed=scenario.seed, replications=scenario.replications,
+        design_points=len(scenario.design), runs=scenario.n_runs, period=[scenario.start_label, scenario.end_label],
+        steps=scenario.steps, record=scenario.outputs.record, engine=None, started=now(), finished=None,
+        scenario_file=str(scenario.path) if scenario.path else None,
+        stored_scenario=f"scenario/{scenario.path.name}" if scenario.sources else None, **environment(),
+    )
+    return store
+

@@ -4,7 +4,7 @@ This table is the contract between the model, the batch runner, the charts and t
 comparison. Its columns (extend, never rename):
 
 ``scenario, replication, seed, step, quarter, power, state, channel, influence, share,
-concentration, dominant``
+concentration, dominant, run, point, share_of_total, rest_influence, rest_share_of_total``
 
 * ``channel`` is ``aid``, ``drills``, ``security`` or ``composite`` (weighted mean of the three);
 * ``influence`` is the stock in [0, 1); ``share`` the power's share of all powers' influence
@@ -14,7 +14,22 @@ concentration, dominant``
 * ``state`` is a state id, or ``region`` for the aggregate weighted by population or GDP
   (``model.regional_weight``);
 * ``run`` identifies the run within its experiment and ``point`` its design point (the
-  parameter values of both are in the experiment's ``runs.csv`` and ``design.csv``).
+  parameter values of both are in the experiment's ``runs.csv`` and ``design.csv``);
+* the rest of the world (every supplier outside the modelled powers, one provider in each
+  contest, :mod:`sim.model.step`): ``share_of_total`` is the power's share of all outside
+  influence in that state and channel, the rest of the world's included (``share`` stays the
+  share among the powers, so the powers' rows of ``share`` sum to 1 and those of
+  ``share_of_total`` to ``1 - rest_share_of_total``); ``rest_influence`` is the rest of the
+  world's stock there and ``rest_share_of_total`` its share of the total (both the same on each
+  power's row, like ``concentration``). Its composite weighs its channels by
+  ``model.channel_weights`` and its region by the regional weights, as the powers'.
+
+The rest of the world has columns rather than rows of its own: ``share``, ``concentration`` and
+``dominant`` compare the powers, and a table grouped by power stays a table of powers.
+The rest of the world's composite and region use the weights of the world a run ends with (as
+the region of the powers does); a scenario event that changes ``model.channel_weights`` mid-run
+would make its composite differ from the one the step computed for the powers with the weights
+of the time.
 """
 
 from __future__ import annotations
@@ -28,27 +43,42 @@ from sim.model import mechanisms as mech
 from sim.model.jit import compiled, entry
 
 COLUMNS = ("scenario", "replication", "seed", "step", "quarter", "power", "state", "channel", "influence", "share",
-           "concentration", "dominant", "run", "point")
+           "concentration", "dominant", "run", "point", "share_of_total", "rest_influence", "rest_share_of_total")
+#: The measure columns :func:`_fill_columns` computes, in its argument order (the rest are labels).
+MEASURES = ("influence", "share", "concentration", "dominant", "share_of_total", "rest_influence",
+            "rest_share_of_total")
 OUTPUT_CHANNELS = (*mech.CHANNELS, "composite")
 REGION = "region"
 
 
-def indicator_arrays(influence: np.ndarray, composite: np.ndarray, state_weights: np.ndarray) -> dict[str, np.ndarray]:
-    """All reported indicators as arrays of shape (T, P, S+1, C+1).
+def indicator_arrays(influence: np.ndarray, composite: np.ndarray, state_weights: np.ndarray,
+                     rest: np.ndarray | None = None,
+                     channel_weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """All reported indicators as arrays of shape (T, P, S+1, C+1); the rest of the world's as (T, S+1, C+1).
 
     ``influence`` is (T,P,S,C), ``composite`` (T,P,S), ``state_weights`` (S,) or one row of
     weights per step (T,S); the extra state is the region, the extra channel the composite.
+    ``rest`` (T,S,C) is the rest of the world's stocks (none: zeros) and ``channel_weights`` (C,)
+    the weights of its composite. The reference for what :func:`_fill_columns` computes row by row.
     """
+    T, P, S, C = influence.shape
+    rest = np.zeros((T, S, C)) if rest is None else np.asarray(rest, dtype=float)
+    weights_c = np.ones(C) if channel_weights is None else np.asarray(channel_weights, dtype=float)
+    rest_composite = mech.composite(np.ascontiguousarray(rest.reshape(T * S, C)[None]), weights_c)
     values = np.concatenate([influence, composite[..., None]], axis=3)  # (T,P,S,C+1)
+    values = np.concatenate([values, np.concatenate([rest, rest_composite.reshape(T, S, 1)], axis=2)[:, None]], axis=1)
     weights = np.asarray(state_weights, dtype=float)
-    region = mech.regional(values, weights[:, None] if weights.ndim > 1 else weights, axis=2)  # (T,P,C+1)
-    values = np.concatenate([values, region[:, :, None, :]], axis=2)  # (T,P,S+1,C+1)
-    share = mech.shares(np.moveaxis(values, 1, 0))  # powers first for the mechanism
+    region = mech.regional(values, weights[:, None] if weights.ndim > 1 else weights, axis=2)  # (T,P+1,C+1)
+    values = np.concatenate([values, region[:, :, None, :]], axis=2)  # (T,P+1,S+1,C+1), the rest of the world last
+    powers = values[:, :P]
+    share = mech.shares(np.ascontiguousarray(np.moveaxis(powers, 1, 0)))  # powers first for the mechanism
+    of_total = np.moveaxis(mech.shares(np.ascontiguousarray(np.moveaxis(values, 1, 0))), 0, 1)
     concentration = mech.concentration(share)  # (T,S+1,C+1)
-    leader = np.argmax(values, axis=1)  # (T,S+1,C+1)
-    dominant = np.arange(values.shape[1])[None, :, None, None] == leader[:, None, :, :]
-    return {"influence": values, "share": np.moveaxis(share, 0, 1), "concentration": concentration,
-            "dominant": dominant}
+    leader = np.argmax(powers, axis=1)  # (T,S+1,C+1)
+    dominant = np.arange(P)[None, :, None, None] == leader[:, None, :, :]
+    return {"influence": powers, "share": np.moveaxis(share, 0, 1), "concentration": concentration,
+            "dominant": dominant, "share_of_total": of_total[:, :P], "rest_influence": values[:, P],
+            "rest_share_of_total": of_total[:, P]}
 
 
 @dataclass
@@ -98,13 +128,21 @@ def tidy_columns(
     every: int = 1,
     run: int = 0,
     point: int = 0,
+    rest: np.ndarray | None = None,
+    channel_weights: np.ndarray | None = None,
 ) -> TidyColumns:
-    """Long-table columns of one run. ``every`` keeps every k-th step (the last step always)."""
+    """Long-table columns of one run. ``every`` keeps every k-th step (the last step always).
+
+    ``rest`` (T,S,C) is the rest of the world's stocks (none: zeros, so the shares of the total are the
+    shares among the powers) and ``channel_weights`` (C,) the weights of its composite.
+    """
     T = influence.shape[0]
     keep = kept_steps(T, every)
     one = np.ones(1, dtype=np.int64)
     return batch_columns(influence[keep][None], composite[keep][None], np.asarray(state_weights)[None], keep, powers,
-                         states, quarters[:T], scenario, one * replication, one * seed, one * run, one * point)
+                         states, quarters[:T], scenario, one * replication, one * seed, one * run, one * point,
+                         rest=None if rest is None else np.asarray(rest)[keep][None],
+                         channel_weights=None if channel_weights is None else np.asarray(channel_weights)[None])
 
 
 def kept_steps(steps: int, every: int = 1) -> np.ndarray:
@@ -126,25 +164,31 @@ def batch_columns(
     run: np.ndarray,
     point: np.ndarray,
     channels: tuple[str, ...] | None = None,
+    rest: np.ndarray | None = None,
+    channel_weights: np.ndarray | None = None,
 ) -> TidyColumns:
     """Long-table columns of N runs at once, in run order: the same rows :func:`tidy_columns` gives run by run.
 
     ``influence`` (N,K,P,S,C) and ``composite`` (N,K,P,S) hold the kept steps ``keep`` (0-based,
     labelled by ``quarters``); ``state_weights`` is (N,S), each run's regional weights; the
     per-run vectors are (N,). ``channels`` keeps only those output channels (e.g. ``composite``
-    for the summary record). The indicators are computed row by row in a fixed order, so a run's
-    numbers do not depend on the other runs of the batch.
+    for the summary record). ``rest`` (N,K,S,C) is the rest of the world's stocks at the kept steps
+    (none: zeros) and ``channel_weights`` (N,C) each run's weights for its composite (none: equal).
+    The indicators are computed row by row in a fixed order, so a run's numbers do not depend on
+    the other runs of the batch.
     """
-    N, K, P, S, _ = influence.shape
+    N, K, P, S, C = influence.shape
+    rest = np.zeros((N, K, S, C)) if rest is None else rest
+    channel_weights = np.ones((N, C)) if channel_weights is None else channel_weights
     chosen = np.array([OUTPUT_CHANNELS.index(name) for name in (channels or OUTPUT_CHANNELS)], dtype=np.int64)
     n = N * K * P * (S + 1) * len(chosen)
-    names = ("influence", "share", "concentration", "dominant", "replication", "seed", "step", "quarter", "power",
-             "state", "channel", "run", "point")
-    types = (np.float64, np.float64, np.float64, np.bool_, np.int32, np.int64, np.int32, np.int32, np.int32,
-             np.int32, np.int32, np.int32, np.int32)
+    names = (*MEASURES, "replication", "seed", "step", "quarter", "power", "state", "channel", "run", "point")
+    types = (np.float64, np.float64, np.float64, np.bool_, np.float64, np.float64, np.float64, np.int32, np.int64,
+             np.int32, np.int32, np.int32, np.int32, np.int32, np.int32, np.int32)
     values = {name: np.empty(n, dtype=dtype) for name, dtype in zip(names, types, strict=True)}
     _fill_columns(np.ascontiguousarray(influence, dtype=np.float64), np.ascontiguousarray(composite, dtype=np.float64),
-                  np.ascontiguousarray(state_weights, dtype=np.float64), np.asarray(keep, dtype=np.int64), chosen,
+                  np.ascontiguousarray(state_weights, dtype=np.float64), np.ascontiguousarray(rest, dtype=np.float64),
+                  np.ascontiguousarray(channel_weights, dtype=np.float64), np.asarray(keep, dtype=np.int64), chosen,
                   np.asarray(replication, dtype=np.int64), np.asarray(seed, dtype=np.int64),
                   np.asarray(run, dtype=np.int64), np.asarray(point, dtype=np.int64), *values.values())
     values["scenario"] = np.zeros(n, dtype=np.int32)
@@ -157,33 +201,42 @@ def batch_columns(
 
 
 @entry
-def _fill_columns(influence, composite, state_weights, keep, chosen, replication, seed, run, point,  # type: ignore[no-untyped-def]
-                  influence_out, share_out, concentration_out, dominant_out, replication_out, seed_out, step_out,
-                  quarter_out, power_out, state_out, channel_out, run_out, point_out):
+def _fill_columns(influence, composite, state_weights, rest, channel_weights, keep, chosen, replication, seed,  # type: ignore[no-untyped-def]
+                  run, point, influence_out, share_out, concentration_out, dominant_out, of_total_out, rest_out,
+                  rest_share_out, replication_out, seed_out, step_out, quarter_out, power_out, state_out, channel_out,
+                  run_out, point_out):
     """The tidy rows of N runs in one pass: the indicators of :func:`indicator_arrays`, row by row.
 
-    Per run and kept step: the values (P,S+1,C+1) with the region (:func:`mechanisms.weighted_mean`)
-    and the composite, their shares and concentration across powers (the mechanisms), the leading
+    Per run and kept step: the values (P+1,S+1,C+1), the powers' and then the rest of the
+    world's, with the region (:func:`mechanisms.weighted_mean`) and the composite (the powers'
+    as recorded, the rest of the world's by :func:`mechanisms.composite`), the shares among the
+    powers and of the total, the concentration across powers (the mechanisms), the leading
     power (the first largest, as ``numpy.argmax``); then one row per power, state and chosen
     channel, in that order. The measures are written block by block; the labels, which repeat,
     column by column afterwards (:func:`_fill_labels`): one stream of stores at a time.
     """
     N, K, P, S, C = influence.shape
+    every = np.empty((P + 1, S + 1, C + 1))  # the powers, then the rest of the world
     values = np.empty((P, S + 1, C + 1))
     share = np.empty((P, S + 1, C + 1))
+    of_total = np.empty((P + 1, S + 1, C + 1))
     index = np.empty((S + 1, C + 1))
     leader = np.empty((S + 1, C + 1), dtype=np.int64)
+    rest_composite = np.empty((1, S))
     row = 0
     for n in range(N):
         for k in range(K):
-            for p in range(P):
+            mech.composite(rest[n, k:k + 1], channel_weights[n], rest_composite)
+            for p in range(P + 1):
                 for s in range(S):
                     for c in range(C):
-                        values[p, s, c] = influence[n, k, p, s, c]
-                    values[p, s, C] = composite[n, k, p, s]
+                        every[p, s, c] = influence[n, k, p, s, c] if p < P else rest[n, k, s, c]
+                    every[p, s, C] = composite[n, k, p, s] if p < P else rest_composite[0, s]
                 for c in range(C + 1):
-                    values[p, S, c] = mech.weighted_mean(values[p, :S, c], state_weights[n])
+                    every[p, S, c] = mech.weighted_mean(every[p, :S, c], state_weights[n])
+            values[:] = every[:P]
             mech.shares(values, share)
+            mech.shares(every, of_total)
             mech.concentration(share, index)
             for s in range(S + 1):
                 for c in range(C + 1):
@@ -201,6 +254,9 @@ def _fill_columns(influence, composite, state_weights, keep, chosen, replication
                         share_out[row] = share[p, s, c]
                         concentration_out[row] = index[s, c]
                         dominant_out[row] = leader[s, c] == p
+                        of_total_out[row] = of_total[p, s, c]
+                        rest_out[row] = every[P, s, c]
+                        rest_share_out[row] = of_total[P, s, c]
                         row += 1
     _fill_labels(N, K, P, S + 1, keep, chosen, replication, seed, run, point, replication_out, seed_out, step_out,
                  quarter_out, power_out, state_out, channel_out, run_out, point_out)
@@ -248,12 +304,14 @@ def model_columns(model, scenario: str, replication: int, seed: int, every: int 
     """The tidy columns of a finished run (see :class:`TidyColumns`); ``keep`` chooses steps, ``channels`` channels."""
     n = model.steps
     quarters = [model.quarter_of_step(k + 1) for k in range(n)]
+    weights = model.world.channel_weights  # the world the run ends with, as for the regional weights
     if keep is None and channels is None:
         return tidy_columns(model.influence_history[:n], model.composite_history[:n], model.world.regional_weights,
                             model.world.powers, model.world.states, quarters, scenario, replication, seed, every,
-                            run, point)
+                            run, point, rest=model.rest_history[:n], channel_weights=weights)
     keep = kept_steps(n, every) if keep is None else np.asarray(keep)
     one = np.ones(1, dtype=np.int64)
     return batch_columns(model.influence_history[keep][None], model.composite_history[keep][None],
                          np.asarray(model.world.regional_weights)[None], keep, model.world.powers, model.world.states,
-                         quarters, scenario, one * replication, one * seed, one * run, one * point, channels)
+                         quarters, scenario, one * replication, one * seed, one * run, one * point, channels,
+                         rest=model.rest_history[keep][None], channel_weights=np.asarray(weights)[None])

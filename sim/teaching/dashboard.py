@@ -38,6 +38,7 @@ from sim.model.mechanisms import CHANNELS
 from sim.model.parameters import Parameter, default_parameters
 from sim.scenario.library import extends_reference, write_checked_scenario
 from sim.scenario.load import Scenario, load_scenario
+from sim.scenario.new import extends_reference, write_checked_scenario
 from sim.teaching import widgets
 from sim.teaching.live import map_states, powers_legend, shown_quarter, state_summary
 from sim.views import charts

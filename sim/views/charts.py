@@ -30,8 +30,6 @@ from sim.model.calendar import format_quarter, parse_quarter, quarter_to_year
 PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000")
 BAND = (0.05, 0.95)
 FORMATS = ("png", "svg")
-#: Above this many design points the per-point overview charts are skipped.
-MAX_OVERVIEW_POINTS = 6
 
 
 @dataclass
@@ -209,25 +207,52 @@ def influence_over_time(table: pd.DataFrame, style: ChartStyle, path: str | Path
     return fig
 
 
+#: The rest of the world's colour in charts of shares of the total (a neutral grey, not a power's).
+REST_COLOR = "#BBBBBB"
+REST_NAME = "Rest of the world"
+
+
 def regional_shares(table: pd.DataFrame, style: ChartStyle, path: str | Path | None = None,
-                    title: str = "") -> plt.Figure:
-    """Stacked area: each power's share of outside influence in the region over time (mean)."""
+                    title: str = "", basis: str = "among") -> plt.Figure:
+    """Stacked area: each power's share of outside influence in the region over time (mean).
+
+    ``basis`` ``among``: the share among the modelled powers (they stack to 1); ``total``: the share
+    of all outside influence, with the rest of the world (every supplier outside the powers: Turkiye,
+    the Gulf, South Korea, ...) as a grey band on top, so that a region where it fills much of the
+    room does not look like a split among the powers alone (the tidy table's ``share_of_total``
+    and ``rest_share_of_total``).
+    """
+    if basis not in ("among", "total"):
+        raise ValueError(f"regional_shares: basis must be 'among' or 'total', not {basis!r}")
+    column = "share" if basis == "among" else "share_of_total"
+    if column not in table.columns:
+        from sim.errors import InputError
+
+        raise InputError(f"these results have no '{column}' column (stored by an older version of sim): run the "
+                         "experiment again, or draw the shares among the powers (regional-shares)")
     sub = table[(table["channel"] == "composite") & (table["state"] == "region")]
-    mean = sub.groupby(["quarter", "power"], observed=True)["share"].mean().unstack("power")
-    mean.index = [quarter_to_year(parse_quarter(str(q))) for q in mean.index]
-    mean = mean.sort_index()
+    mean = sub.groupby(["quarter", "power"], observed=True)[column].mean().unstack("power")
     powers = [p for p in _labels(table["power"]) if p in mean.columns]
+    layers, names, colors = [mean[p] for p in powers], [style.name(p) for p in powers], [style.color(p) for p in powers]
+    if basis == "total":  # the same on every power's row of a run: the mean over rows is the mean over runs
+        layers.append(sub.groupby("quarter", observed=True)["rest_share_of_total"].mean().reindex(mean.index))
+        names.append(REST_NAME)
+        colors.append(REST_COLOR)
+    years = pd.Index([quarter_to_year(parse_quarter(str(q))) for q in mean.index])
+    order = np.argsort(years.to_numpy(), kind="stable")
     fig, ax = plt.subplots(figsize=(9, 4.5))
-    ax.stackplot(mean.index, [mean[p].to_numpy() for p in powers], labels=[style.name(p) for p in powers],
-                 colors=[style.color(p) for p in powers], alpha=0.85)
+    ax.stackplot(years[order], [layer.to_numpy()[order] for layer in layers], labels=names, colors=colors, alpha=0.85)
     ax.set_ylim(0, 1)
-    if mean.index.max() > mean.index.min():
-        ax.set_xlim(mean.index.min(), mean.index.max())
-    ax.set_ylabel("share of composite influence in the region")
-    ax.set_xlabel(time_axis(ax, mean.index))
+    if years.max() > years.min():
+        ax.set_xlim(years.min(), years.max())
+    ax.set_ylabel("share of composite influence in the region" if basis == "among"
+                  else "share of all outside influence in the region")
+    ax.set_xlabel(time_axis(ax, years[order]))
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     _mark_events(ax, style.events)
-    ax.set_title(title or "Regional share of outside influence (weighted mean of the five states)", pad=14)
+    default = ("Regional share of outside influence (weighted mean of the five states)" if basis == "among" else
+               "Regional share of all outside influence, the rest of the world included")
+    ax.set_title(title or default, pad=14)
     fig.tight_layout()
     _footer(fig, style)
     save(fig, path)
@@ -342,99 +367,3 @@ def sweep(table: pd.DataFrame, runs: pd.DataFrame, parameter: str, style: ChartS
     _footer(fig, style, with_events=False)
     save(fig, path)
     return fig
-
-
-# -- an experiment's charts, from its store ---------------------------------------------------
-def standard_charts(scenario, store, quarter: str | None = None) -> list[Path]:  # type: ignore[no-untyped-def]
-    """The standard charts of an experiment, drawn from its stored parts only.
-
-    ``quarter`` chooses the quarter of the channel breakdown and the map (default: the last one recorded).
-    """
-    from sim import __version__
-
-    events = store.events()
-    style = style_for(scenario.parameters, events,
-                      f"scenario {scenario.name} | experiment {store.folder.resolve().name} | seed {scenario.seed} | "
-                      f"sim {__version__}")
-    made: list[Path] = []
-    wanted = set(scenario.outputs.charts)
-    points = scenario.design if len(scenario.design) <= MAX_OVERVIEW_POINTS else scenario.design[:1]
-    for point in points:
-        made += _point_charts(scenario, store, point, style, events, wanted, quarter)
-    made += _sweep_charts(scenario, store, style, wanted)
-    return made
-
-
-def _point_charts(scenario: Any, store: Any, point: Any, style: ChartStyle, events: pd.DataFrame, wanted: set[str],
-                  quarter: str | None) -> list[Path]:
-    """The per-point charts of one design point, from that point's runs only (bands never mix points).
-
-    ``scenario``, ``store`` and ``point`` are a Scenario, an ExperimentStore and a DesignPoint; views
-    stay below the scenario and experiment wings, so they are not imported here.
-    """
-    import pyarrow.dataset as ds
-
-    from sim.views.map import influence_map  # the map module builds on this one
-
-    table = store.table(filters=ds.field("point") == point.index)
-    if table.empty or not wanted - {"sweep"}:
-        return []
-    runs = set(table["run"].unique())
-    style.events = events[events["run"].isin(runs)] if len(events) else None
-    suffix = "" if len(scenario.design) == 1 else f"-point{point.index}"
-    label = "" if len(scenario.design) == 1 else f" [{point.label}]"
-    reps = table["replication"].nunique()
-    drawers = {
-        "overview": lambda p: influence_over_time(
-            table, style, p, title=f"{scenario.title}{label}: composite influence (mean and 90% band, "
-                                   f"{reps} replications)"),
-        "regional-shares": lambda p: regional_shares(table, style, p, title=f"{scenario.title}{label}: "
-                                                                           "regional shares"),
-        "channels": lambda p: channel_breakdown(table, style, quarter=quarter, path=p),
-        "dominance": lambda p: dominance(table, style, p),
-        "map": lambda p: influence_map(table, style, quarter=quarter, path=p),
-    }
-    made: list[Path] = []
-    for name, draw in drawers.items():
-        if name in wanted:
-            made += _closed(draw(store.folder / f"{name}{suffix}.png"), store.folder, f"{name}{suffix}")
-    return made
-
-
-def _sweep_charts(scenario: Any, store: Any, style: ChartStyle, wanted: set[str]) -> list[Path]:
-    """One chart per power of its regional composite share against a swept parameter (see :func:`_sweep_axes`)."""
-    import pyarrow.dataset as ds
-
-    runs = store.runs_table()
-    swept = [c for c in runs.columns if c.startswith("param:")]
-    if not (swept and len(scenario.design) > 1 and "sweep" in wanted):
-        return []
-    final = store.table(filters=(ds.field("channel") == "composite") & (ds.field("state") == "region"))
-    axes = _sweep_axes(runs, swept)
-    if axes is None:
-        return []
-    first, by = axes
-    style.events = None
-    made: list[Path] = []
-    for power in _labels(final["power"]):
-        fig = sweep(final, runs, first, style, power=power, by=by, path=store.folder / f"sweep-{power}.png")
-        made += _closed(fig, store.folder, f"sweep-{power}")
-    return made
-
-
-def _sweep_axes(runs: pd.DataFrame, swept: list[str]) -> tuple[str, str | None] | None:
-    """The swept parameters a sweep chart can show: the first numeric one on the x axis, and the second as
-    one line per value if it has at most six values (more lines would be unreadable). None if none is numeric.
-    """
-    numeric = [c for c in swept if pd.api.types.is_numeric_dtype(runs[c])]
-    if not numeric:
-        return None
-    first = numeric[0].removeprefix("param:")
-    by = numeric[1].removeprefix("param:") if len(numeric) > 1 and runs[numeric[1]].nunique() <= 6 else None
-    return first, by
-
-
-def _closed(fig: plt.Figure, folder: Path, stem: str) -> list[Path]:
-    """Free a saved figure (an experiment draws many) and name the files it was saved to, one per format."""
-    plt.close(fig)
-    return [folder / f"{stem}.{fmt}" for fmt in FORMATS]

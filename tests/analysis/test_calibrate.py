@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from sim.analysis import calibrate as cal
+from sim.analysis import calibrate_defaults
 from sim.analysis.calibrate import Evaluator, Free, Options, apply_fitted, calibrate, loss, select_parameters
 from sim.analysis.targets import load_targets
 from sim.errors import InputError
@@ -310,10 +311,10 @@ def test_apply_fitted_refuses_values_out_of_range_and_unknown_parameters(data_co
 
 
 def test_small_and_large_values_are_written_as_numbers():
-    assert yaml.safe_load(cal._format_value(1.23456e-05, False)) == pytest.approx(1.23456e-05)
-    assert isinstance(yaml.safe_load(cal._format_value(1e-7, False)), float)
-    assert yaml.safe_load(cal._format_value(12000.0, False)) == 12000.0
-    assert cal._format_value(3.0, True) == "3"
+    assert yaml.safe_load(calibrate_defaults._format_value(1.23456e-05, False)) == pytest.approx(1.23456e-05)
+    assert isinstance(yaml.safe_load(calibrate_defaults._format_value(1e-7, False)), float)
+    assert yaml.safe_load(calibrate_defaults._format_value(12000.0, False)) == 12000.0
+    assert calibrate_defaults._format_value(3.0, True) == "3"
 
 
 def test_explain_shows_the_calibrated_note(params):
@@ -363,7 +364,8 @@ def test_the_command_line_applies_changed_values_to_the_data_files(tmp_path, sce
     from sim.cli import main
 
     copies = [data_copy / name for name in DATA_FILES]
-    monkeypatch.setattr(cal, "default_parameters", lambda: load_files(copies))
+    for module in (cal, calibrate_defaults):  # the scenario check and the writing both read the registry
+        monkeypatch.setattr(module, "default_parameters", lambda: load_files(copies))
     targets = from_model(tmp_path, scenario, {FREE: TRUE_VALUE})
     code = main(["calibrate", str(targets), "--scenario", str(_scenario_file(tmp_path)), "--parameters", FREE,
                  "--max-evaluations", "12", "-r", "1", "--results", str(tmp_path / "results"), "-q", "--apply"])
@@ -413,7 +415,10 @@ def test_the_search_prefers_the_best_point_on_which_the_patterns_hold():
         def feasible(self):
             return all(r.passed for r in self.last_patterns)
 
-    objective = cal._Objective(Stub(), cal.Progress(0, False), None)
+    from sim.analysis.calibrate_search import _Objective
+    from sim.progress import Progress
+
+    objective = _Objective(Stub(), Progress(0, 0, False), None)
     for x in (1.0, 0.8, 0.45, 0.3):
         objective(np.array([x]))
     best, value = objective.result(np.array([0.0]))

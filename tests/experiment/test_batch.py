@@ -90,11 +90,11 @@ def test_store_layout_records_every_run_with_its_parameters(tmp_path):
 
 
 def test_serial_processes_spawn_and_engines_give_identical_results(tmp_path, monkeypatch):
-    import sim.experiment.batch as experiment
+    import sim.experiment.pipeline as pipeline
 
     scenario = _scenario(tmp_path)
     serial = run_experiment(scenario, results=tmp_path / "a", executor="serial", progress=False, engine="agents")
-    monkeypatch.setattr(experiment, "_worth_processes", lambda workers: 0)  # even this small job uses workers
+    monkeypatch.setattr(pipeline, "worth_processes", lambda workers: 0)  # even this small job uses workers
     parallel = run_experiment(scenario, results=tmp_path / "b", executor="processes", workers=2, progress=False,
                               engine="agents")
     monkeypatch.setenv("SIM_START_METHOD", "spawn")  # the path Windows and macOS take
@@ -123,7 +123,7 @@ def test_a_local_dask_cluster_gives_identical_results(tmp_path):
 def test_a_failing_run_is_recorded_and_the_others_continue(tmp_path, monkeypatch, engine):
     """A failing run is recorded with its error; on the batched engine its whole chunk fails, and is run
     again run by run, so the other runs of the chunk complete."""
-    import sim.experiment.batch as experiment
+    import sim.experiment.chunk as experiment
     from sim.experiment import engine as batched
 
     real, real_batch = experiment.run_replication, batched.run_batch
@@ -158,7 +158,7 @@ def test_a_failing_run_is_recorded_and_the_others_continue(tmp_path, monkeypatch
 
 
 def test_cli_exits_non_zero_when_a_run_fails(tmp_path, monkeypatch, capsys):
-    import sim.experiment.batch as experiment
+    import sim.experiment.chunk as experiment
     from sim.cli import main
 
     monkeypatch.setattr(experiment, "run_replication", lambda *a, **k: 1 / 0)
@@ -208,12 +208,12 @@ def test_resume_after_gaps_keeps_the_table_in_run_order(tmp_path):
 
 
 def test_chunks_of_either_engine_never_straddle_a_gap_in_the_runs(tmp_path):
-    import sim.experiment.batch as experiment
+    import sim.experiment.plan as plan
 
     scenario = load_scenario(_scenario(tmp_path, replications=1000))
     tasks = plan_runs(scenario)
     todo = [t for t in tasks if not 300 <= t.run < 310 and not 1500 <= t.run < 1507]  # two gaps
-    for chunks in (experiment._chunks(todo, 2), experiment._batch_chunks(scenario, todo)):
+    for chunks in (plan.agent_chunks(todo, 2), plan.batch_chunks(scenario, todo)):
         assert [t.run for chunk in chunks for t in chunk] == [t.run for t in todo]
         for chunk in chunks:
             runs = [t.run for t in chunk]
@@ -291,7 +291,8 @@ def test_a_real_interrupt_or_kill_leaves_a_resumable_experiment(tmp_path, sig, c
 
 
 def test_a_dead_worker_leaves_a_partial_resumable_experiment(tmp_path, monkeypatch):
-    import sim.experiment.batch as experiment
+    import sim.experiment.chunk as experiment
+    import sim.experiment.pipeline as pipeline
 
     real = experiment.run_replication
 
@@ -301,7 +302,7 @@ def test_a_dead_worker_leaves_a_partial_resumable_experiment(tmp_path, monkeypat
         return real(scenario, replication, seed, **kwargs)
 
     monkeypatch.setattr(experiment, "run_replication", dies)
-    monkeypatch.setattr(experiment, "_worth_processes", lambda workers: 0)  # even this small job uses workers
+    monkeypatch.setattr(pipeline, "worth_processes", lambda workers: 0)  # even this small job uses workers
     result = run_experiment(_scenario(tmp_path), results=tmp_path / "r", executor="processes", workers=2,
                             progress=False, engine="agents")
     assert result.status == "partial" and "BrokenProcessPool" in result.executor_error
@@ -431,7 +432,7 @@ def test_an_unreachable_dask_scheduler_is_one_line_and_leaves_no_running_experim
     pytest.importorskip("distributed")
     import socket
 
-    import sim.experiment.batch as experiment
+    import sim.experiment.executors as experiment
 
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))

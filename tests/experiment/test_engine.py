@@ -38,7 +38,8 @@ def _engine_vs_agents(scenario, tmp_path: Path) -> float:
         assert (table[column].astype(str).to_numpy() == batched[column].astype(str).to_numpy()).all(), column
     pd.testing.assert_frame_equal(log.astype(str), events.astype(str), check_dtype=False)
     return max(float(np.abs(table[c].to_numpy() - batched[c].to_numpy()).max())
-               for c in ("influence", "share", "concentration"))
+               for c in ("influence", "share", "concentration", "share_of_total", "rest_influence",
+                         "rest_share_of_total"))
 
 
 def _small(path: Path, text: str):
@@ -177,7 +178,7 @@ def test_a_full_disk_stops_with_one_line_and_resume_completes(tmp_path, monkeypa
         return real(target, write)
 
     monkeypatch.setattr(store_module, "atomic_write", fills_up)
-    monkeypatch.setattr("sim.experiment.batch.BATCH_ROWS", 24 * 250)  # chunks of 250 runs
+    monkeypatch.setattr("sim.experiment.plan.BATCH_ROWS", 24 * 250)  # chunks of 250 runs
     results = tmp_path / "r"
     assert main(["run", str(path), "--results", str(results), "-q"]) == 1
     err = capsys.readouterr().err.strip().splitlines()

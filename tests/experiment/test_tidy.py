@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sim.experiment.runner import run_replication
-from sim.experiment.tidy import COLUMNS, OUTPUT_CHANNELS, REGION, tidy_table
+from sim.experiment.tidy import COLUMNS, OUTPUT_CHANNELS, REGION, indicator_arrays, tidy_table
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +76,53 @@ def test_hand_computed_case():
     assert row["share"] == pytest.approx(0.75) and row["concentration"] == pytest.approx(0.625) and row["dominant"]
     sec = t[(t["state"] == "X") & (t["channel"] == "security")]
     assert list(sec["share"]) == [1.0, 0.0]
+
+
+def test_hand_computed_shares_of_the_total_with_the_rest_of_the_world():
+    influence = np.zeros((1, 2, 1, 3))
+    influence[0, :, 0, :] = [[0.6, 0.2, 0.4], [0.2, 0.2, 0.0]]
+    rest = np.array([[[0.2, 0.0, 0.4]]])  # (T,S,C)
+    t = tidy_table(influence, influence.mean(axis=3), np.array([1.0]), ["a", "b"], ["X"], ["2020Q1"], "s", 0, 7,
+                   rest=rest, channel_weights=np.ones(3))
+    aid = t[(t["state"] == "X") & (t["channel"] == "aid")]
+    assert list(aid["share"]) == pytest.approx([0.75, 0.25])  # among the powers, as before
+    assert list(aid["share_of_total"]) == pytest.approx([0.6, 0.2])
+    assert list(aid["rest_influence"]) == pytest.approx([0.2, 0.2]) and list(aid["rest_share_of_total"]) == [0.2, 0.2]
+    composite = t[(t["state"] == "X") & (t["channel"] == "composite")]  # a 0.4, b 0.4/3, the rest 0.2
+    total = 0.4 + 0.4 / 3 + 0.2
+    assert list(composite["share_of_total"]) == pytest.approx([0.4 / total, 0.4 / 3 / total])
+    assert composite["rest_share_of_total"].iloc[0] == pytest.approx(0.2 / total)
+    drills = t[(t["state"] == "X") & (t["channel"] == "drills")]
+    assert list(drills["share_of_total"]) == [0.5, 0.5] and list(drills["rest_share_of_total"]) == [0.0, 0.0]
+
+
+def test_without_a_rest_of_the_world_the_shares_of_the_total_are_the_shares():
+    influence = np.random.default_rng(1).random((3, 2, 2, 3))
+    t = tidy_table(influence, influence.mean(axis=3), np.array([1.0, 2.0]), ["a", "b"], ["X", "Y"],
+                   ["2020Q1", "2020Q2", "2020Q3"], "s", 0, 7)
+    np.testing.assert_array_equal(t["share_of_total"], t["share"])
+    assert (t["rest_influence"] == 0).all() and (t["rest_share_of_total"] == 0).all()
+
+
+def test_the_rest_of_the_world_s_columns_follow_the_model_s_record(table, baseline):
+    from sim.experiment.runner import build_model
+
+    nonzero = table.groupby(["step", "state", "channel"], observed=True)["influence"].transform("sum") > 0
+    total = table.groupby(["step", "state", "channel"], observed=True)["share_of_total"].transform("sum")
+    np.testing.assert_allclose((total + table["rest_share_of_total"])[nonzero], 1.0)
+    assert (table["share_of_total"] <= table["share"] + 1e-12).all() and (table["rest_share_of_total"] > 0).any()
+    model = build_model(baseline, 99)
+    for _ in range(baseline.steps):
+        model.step()
+    sub = table[(table["power"] == "china") & (table["state"] != REGION) & (table["channel"] != "composite")]
+    wide = sub.pivot_table(index=["step", "state"], columns="channel", values="rest_influence", observed=True)
+    assert [str(s) for s in wide.index.get_level_values("state")[:5]] == list(model.world.states)
+    np.testing.assert_array_equal(wide[["aid", "drills", "security"]].to_numpy().reshape(-1, 5, 3), model.rest_history)
+    arrays = indicator_arrays(model.influence_history, model.composite_history, model.world.regional_weights,
+                              model.rest_history, model.world.channel_weights)
+    np.testing.assert_allclose(arrays["share_of_total"][:, 0, :, 3],  # china's composite, every state and the region
+                               table[(table["power"] == "china") & (table["channel"] == "composite")]
+                               ["share_of_total"].to_numpy().reshape(-1, 6), rtol=1e-12)
 
 
 def test_every_k_steps_keeps_the_last_step():

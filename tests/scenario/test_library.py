@@ -15,10 +15,10 @@ from sim.scenario.library import (
     library_folder,
     library_reference,
     library_scenarios,
-    new_scenario,
     resolve_scenario,
 )
 from sim.scenario.load import load_scenario
+from sim.scenario.new import new_scenario
 from tests.conftest import ROOT
 
 SHIPPED = sorted(p.stem for p in (ROOT / "scenarios").glob("*.yaml") if not p.name.startswith("_"))

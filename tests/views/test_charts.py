@@ -81,6 +81,26 @@ def test_regional_shares_stack_to_one(stored, style):
     plt.close(fig)
 
 
+def test_shares_of_the_total_stack_the_powers_under_the_rest_of_the_world(stored, style):
+    _, store = stored
+    table = store.table()
+    fig = charts.regional_shares(table, style, basis="total")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["China", "Russia", "EU", "US", "Rest of the world"]
+    tops = ax.collections[-1].get_paths()[0].vertices[:, 1]
+    assert tops.max() == pytest.approx(1.0, abs=1e-6)  # the powers and the rest of the world make the whole
+    below = ax.collections[-2].get_paths()[0].vertices[:, 1]  # the powers alone fill less than all of it
+    region = table[(table["state"] == "region") & (table["channel"] == "composite")]
+    assert below.max() == pytest.approx((1 - region.groupby("quarter", observed=True)["rest_share_of_total"].mean())
+                                        .max(), abs=1e-6) and below.max() < 1.0
+    assert "rest of the world" in ax.get_title()
+    plt.close(fig)
+    from sim.errors import InputError
+
+    with pytest.raises(InputError, match="no 'share_of_total' column"):
+        charts.regional_shares(table.drop(columns=["share_of_total"]), style, basis="total")
+
+
 def test_channel_breakdown_has_three_channels_and_all_states(stored, style):
     _, store = stored
     fig = charts.channel_breakdown(store.table(), style, quarter="2020Q4")
@@ -118,8 +138,8 @@ def test_standard_charts_are_made_from_the_store_and_can_be_remade(stored):
 
     _, store = stored
     names = {p.name for p in store.folder.glob("*.png")}
-    assert {"overview-point0.png", "regional-shares-point1.png", "dominance-point0.png", "channels-point1.png",
-            "sweep-china.png"} <= names
+    assert {"overview-point0.png", "regional-shares-point1.png", "total-shares-point0.png", "dominance-point0.png",
+            "channels-point1.png", "sweep-china.png"} <= names
     (store.folder / "sweep-china.png").unlink()
     assert main(["charts", str(store.folder), "--quarter", "2020q2"]) == 0
     assert (store.folder / "sweep-china.png").exists()
