@@ -32,6 +32,8 @@ _API = {
     "analyse_sensitivity": "sim.analysis.sensitivity:analyse",
     "discover": "sim.analysis.discovery:discover",
     "find_boxes": "sim.analysis.discovery:find_boxes",
+    "optimise": "sim.api:optimise",
+    "policy_vulnerability": "sim.api:policy_vulnerability",
     # charts
     "style_for": "sim.views.charts:style_for",
     "standard_charts": "sim.views.standard:standard_charts",

@@ -33,3 +33,25 @@ def run_experiment(scenario: Scenario | str | Path, results: str | Path = "resul
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     return _run_experiment(scenario, results=results, **options)
+
+
+def optimise(scenario: Scenario | str | Path, results: str | Path = "results", **options: Any) -> Any:
+    """Run (or resume) a scenario's robust policy search, as ``sim optimise`` does (docs/policy-search.md).
+
+    ``scenario`` is a loaded :class:`Scenario`, a file or a library name (``"eu-robust-allocation"``);
+    ``options`` are those of :func:`sim.analysis.optimise.optimise` (``out``, ``evaluations``,
+    ``seeds``, ``workers``, ``progress``). Returns what it found and wrote (``.pareto``, ``.report``).
+    """
+    from sim.analysis.optimise import optimise as _optimise
+
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    return _optimise(scenario, results=results, **options)
+
+
+def policy_vulnerability(worlds_file: str | Path, where: str, results: str | Path = "results",
+                         workers: int = 1) -> Any:
+    """Where a Pareto policy fails: run its ``NAME-policy-K-worlds.yaml`` and ``sim discover`` the condition on it."""
+    from sim.analysis.optimise import vulnerability
+
+    return vulnerability(worlds_file, where, results, workers)

@@ -99,24 +99,34 @@ class EncodedBatch:
     seconds: float
 
 
-def encode_batch(scenario: Scenario, tasks: list[RunTask], computed: ComputedBatch) -> EncodedBatch:
-    """Build a computed chunk's table, events and record, and encode them (no file is written)."""
-    from sim.experiment import engine
+def result_columns(scenario: Scenario, result: Any, runs: dict[str, np.ndarray], channels: Any) -> Any:
+    """The tidy columns of a batched engine's result (``runs``: each run's run, point, replication and seed).
+
+    The one reading of an engine result as the table: an experiment's chunks and the policy
+    search's evaluations (:mod:`sim.analysis.policy_eval`) both call it.
+    """
     from sim.experiment.tidy import batch_columns
     from sim.model.calendar import format_quarter
 
-    result = computed.result
     finals = [rep.worlds[rep.world_of_step[-1]] for rep in result.replays]  # what the model ends with
     world = finals[0]
     step_quarters = result.replays[0].step_quarters
     quarters = [format_quarter(scenario.start + t * step_quarters) for t in range(scenario.steps)]
-    runs = {name: np.array([getattr(t, name) for t in tasks], dtype=np.int64)
-            for name in ("run", "point", "replication", "seed")}
-    columns = batch_columns(
+    return batch_columns(
         result.stocks, result.composite, np.stack([f.regional_weights for f in finals])[result.point_of_run],
         result.keep, world.powers, world.states, quarters, scenario.name, runs["replication"], runs["seed"],
-        runs["run"], runs["point"], recorded_channels(scenario), rest=result.rest,
+        runs["run"], runs["point"], channels, rest=result.rest,
         channel_weights=np.stack([f.channel_weights for f in finals])[result.point_of_run])
+
+
+def encode_batch(scenario: Scenario, tasks: list[RunTask], computed: ComputedBatch) -> EncodedBatch:
+    """Build a computed chunk's table, events and record, and encode them (no file is written)."""
+    from sim.experiment import engine
+
+    result = computed.result
+    runs = {name: np.array([getattr(t, name) for t in tasks], dtype=np.int64)
+            for name in ("run", "point", "replication", "seed")}
+    columns = result_columns(scenario, result, runs, recorded_channels(scenario))
     table = encode_table(columns.to_arrow())
     events = encode_events(engine.event_table(result, runs["run"], runs["replication"], scenario.name))
     seconds = time.perf_counter() - computed.clock

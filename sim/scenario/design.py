@@ -218,10 +218,11 @@ def _grid(grid: dict[str, Any], params: ParameterSet, locate: Locate) -> list[di
     return [dict(combo) for combo in itertools.product(*axes)]
 
 
-def _sample(sample: schema.Sample, params: ParameterSet, seed: int, locate: Locate) -> list[dict[str, Any]]:
+def _sample(sample: schema.Sample, params: ParameterSet, seed: int, locate: Locate,
+            key: str = "design.sample.parameters") -> list[dict[str, Any]]:
     from scipy.stats import qmc
 
-    chosen = _sampled_parameters(sample.parameters, params, "design.sample.parameters", sample.method, locate)
+    chosen = _sampled_parameters(sample.parameters, params, key, sample.method, locate)
     names = [path for path, _, _ in chosen]
     lows, highs = [low for _, low, _ in chosen], [high for _, _, high in chosen]
     design_seed = sample.seed if sample.seed is not None else seed

@@ -86,6 +86,7 @@ class Scenario:
     path: Path | None = None
     sources: list[ScenarioSource] = field(default_factory=list)  # parent first
     warnings: list[str] = field(default_factory=list)  # legal but probably unintended
+    policy: Any = None  # a policy search's levers, objectives and worlds (sim.scenario.policy), if declared
 
     @property
     def start_label(self) -> str:
@@ -329,12 +330,17 @@ def build_scenario(chain: list[ScenarioSource]) -> Scenario:
     _check_headline(own, params)
     title, _ = _last(chain, "title")
     description, _ = _last(chain, "description")
-    return Scenario(
+    scenario = Scenario(
         name=own.spec.name, title=title or own.spec.name, description=description or "", start=start, steps=steps,
         seed=seed, replications=replications, parameters=params, events=events, design=design, outputs=outputs,
         headline=own.spec.headline, outcomes=outcomes, sampling=sampling, path=own.path, sources=chain,
         warnings=warnings,
     )
+    from sim.scenario.policy import policy_problem
+
+    scenario.policy = policy_problem(lambda key: (_last(chain, key)[0], _last(chain, key)[1].locate), params,
+                                     Vocabulary.of(scenario), seed)
+    return scenario
 
 
 def _outcomes(chain: list[ScenarioSource], params: ParameterSet, start: int, steps: int, step_quarters: int,

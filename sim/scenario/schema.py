@@ -17,7 +17,9 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     WithJsonSchema,
     model_validator,
 )
@@ -268,6 +270,66 @@ class Headline(Strict):
     at_least: float = Field(0.03, gt=0, le=1, description="smallest end-of-period effect the text implies")
 
 
+class RobustnessWith(Strict):
+    """A robustness metric with a number: ``{percentile: P}`` or ``{satisficing: X}``."""
+
+    percentile: float | None = Field(None, ge=0, le=100, description="the value reached in all but P% of the worlds")
+    satisficing: float | None = Field(None, description="the share of worlds where the objective meets this threshold "
+                                                        "(at least it, maximised; at most, minimised)")
+
+    @model_validator(mode="after")
+    def _one(self) -> RobustnessWith:
+        if (self.percentile is None) == (self.satisficing is None):
+            raise ValueError("give `percentile: P` or `satisficing: THRESHOLD`, exactly one")
+        return self
+
+
+#: How an objective is summarised across the uncertain worlds (docs/policy-search.md). A name or a mapping, told
+#: apart before validation, so an error speaks of the form that was written (not of the other one).
+Robustness = Annotated[
+    Annotated[Literal["mean", "regret"], Tag("name")] | Annotated[RobustnessWith, Tag("with")],
+    Discriminator(lambda v: "with" if isinstance(v, dict | RobustnessWith) else "name"),
+]
+
+
+class Objective(Strict):
+    """One objective of a policy search: an outcome to maximise or minimise, and its robustness metric."""
+
+    maximise: str | None = Field(None, description="an outcome, e.g. `share(eu, KZ, composite, 2030Q4)`")
+    minimise: str | None = None
+    robustness: Robustness = Field("mean", description="mean, regret (minimax), {percentile: P} or {satisficing: X}")
+    epsilon: float | None = Field(None, gt=0, description="resolution of the epsilon-box archive for this objective")
+
+    @model_validator(mode="after")
+    def _one_direction(self) -> Objective:
+        if (self.maximise is None) == (self.minimise is None):
+            raise ValueError("give `maximise: OUTCOME` or `minimise: OUTCOME`, exactly one")
+        return self
+
+
+class LeverSum(Strict):
+    """A constraint on levers: their values sum to ``equals`` (a fixed total) or to at most ``at_most``."""
+
+    sum: list[str] = Field(min_length=2, description="lever names")
+    equals: float | None = None
+    at_most: float | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> LeverSum:
+        if (self.equals is None) == (self.at_most is None):
+            raise ValueError("give `equals: TOTAL` or `at_most: TOTAL`, exactly one")
+        return self
+
+
+class Search(Strict):
+    """The optimiser's settings (``sim optimise`` options override them)."""
+
+    evaluations: int = Field(2000, ge=10, le=10_000_000, description="policies evaluated in all, across the seeds")
+    seeds: int = Field(2, ge=1, le=100, description="independent runs of the optimiser, merged at the end")
+    population: int = Field(50, ge=4, le=10_000)
+    replications: int = Field(1, ge=1, le=1000, description="replications per world (common random numbers)")
+
+
 class ScenarioFile(Strict):
     """A scenario file. Only ``name`` is required; everything else has a default or is inherited."""
 
@@ -292,6 +354,13 @@ class ScenarioFile(Strict):
         None, description="what analyses measure per run, e.g. `share(china, TJ, security, 2030Q4)`, "
                           "`dominant(TJ, security, 2030Q4) == china` (docs/scenarios.md, Outcomes): a list, or names "
                           "mapped to expressions")
+    levers: SampledParameters | None = Field(
+        None, description="policy search: the parameters a power controls, mapped to {low, high} or null for the "
+                          "documented range (docs/policy-search.md)")
+    constraints: list[LeverSum] | None = Field(None, description="policy search: sums of levers, fixed or capped")
+    objectives: dict[str, Objective] | None = Field(None, description="policy search: what to maximise or minimise")
+    uncertainties: Sample | None = Field(None, description="policy search: the plausible worlds, a sample")
+    search: Search | None = Field(None, description="policy search: the optimiser's settings")
 
 
 def _candidates(tp: Any) -> list[Any]:
