@@ -36,7 +36,6 @@ from sim.experiment.tidy import model_table
 from sim.model.influence_model import InfluenceModel
 from sim.model.mechanisms import CHANNELS
 from sim.model.parameters import Parameter, default_parameters
-from sim.scenario.library import extends_reference, write_checked_scenario
 from sim.scenario.load import Scenario, load_scenario
 from sim.scenario.new import extends_reference, write_checked_scenario
 from sim.teaching import widgets
