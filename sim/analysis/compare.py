@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.analysis import plain_words
 from sim.analysis.report import CSS, markdown, png
 from sim.errors import InputError
 from sim.experiment.store import ExperimentStore, latest_experiment
@@ -290,26 +291,37 @@ def overlay_chart(compared: list[Compared], style: ChartStyle, path: Path | None
 
 def difference_chart(compared: list[Compared], style: ChartStyle, path: Path | None = None,
                      value: str = "influence") -> plt.Figure:
-    """Regional composite influence (or share) minus the first scenario's, per power, with 90% bands."""
+    """Regional composite influence (or share) minus the first scenario's, per power, with 90% bands.
+
+    Each power's panel in its own colour (the project's power colours); scenarios told apart by line
+    style, keyed once under the title.
+    """
     powers = list(dict.fromkeys(p for c in compared for p in _labels(c.table["power"])))
-    fig, axes = plt.subplots(1, len(powers), figsize=(3.6 * len(powers), 3.4), sharey=True, squeeze=False)
-    for ax, power in zip(axes[0], powers):
-        for k, c in enumerate(compared[1:], start=1):
-            series = difference_series(compared[0].table, c.table, value=value)
-            line = series[series["power"] == power]
-            color = ("#0072B2", "#D55E00", "#009E73", "#CC79A7")[(k - 1) % 4]
-            ax.plot(line["year"], line["mean"], color=color, ls=LINESTYLES[k % len(LINESTYLES)],
-                    label=c.scenario.title or c.name)
+    series = [difference_series(compared[0].table, c.table, value=value) for c in compared[1:]]
+    cols = min(len(powers), 4)
+    rows = int(np.ceil(len(powers) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.2 * rows + 0.4), sharey=True, squeeze=False)
+    for ax in axes.flat[len(powers):]:
+        ax.set_visible(False)
+    for ax, power in zip(axes.flat, powers):
+        color = style.color(power)
+        for k, table in enumerate(series, start=1):
+            line = table[table["power"] == power]
+            ax.plot(line["year"], line["mean"], color=color, ls=LINESTYLES[k % len(LINESTYLES)], lw=1.8)
             ax.fill_between(line["year"], line["low"], line["high"], color=color, alpha=0.2, lw=0)
         ax.axhline(0, color="#666666", lw=0.8)
-        ax.set_title(style.name(power), fontsize=10, color=style.color(power))
+        ax.set_title(style.name(power), fontsize=11, color="#222222", fontweight="bold")
         ax.set_xlabel(time_axis(ax, line["year"]) if len(line) else "year")
         ax.grid(alpha=0.3)
         _mark_events(ax, style.events)
-    axes[0, 0].set_ylabel(f"difference from {compared[0].name}\n(regional {MEASURES[value]})")
-    axes[0, 0].legend(fontsize=7, frameon=False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(f"difference from {compared[0].name}\n(regional {MEASURES[value]})")
+    handles = [plt.Line2D([], [], color="#333333", ls=LINESTYLES[k % len(LINESTYLES)], label=c.scenario.title or c.name)
+               for k, c in enumerate(compared[1:], start=1)]
+    fig.legend(handles=handles, loc="upper center", ncol=min(len(handles), 3), frameon=False,
+               bbox_to_anchor=(0.5, 1.0), fontsize=9)
     fig.suptitle(f"Difference against {compared[0].scenario.title or compared[0].name} (mean and 90% band)",
-                 fontsize=11, y=1.03)
+                 fontsize=11, y=1.07)
     fig.tight_layout()
     _footer(fig, style)
     save(fig, path)
@@ -380,7 +392,7 @@ def compare(inputs: list[str | Path], results: str | Path = "results", out: Path
     report = folder / "report.html"
     figures = {"overlay": overlay, "differences": difference, "share-differences": share_difference, "map": atlas}
     report.write_text(_html(compared, quarter, diffs, figures, parameter_differences(compared),
-                            event_differences(compared)), encoding="utf-8")
+                            event_differences(compared), style.names), encoding="utf-8")
     for fig in figures.values():
         plt.close(fig)
     return report
@@ -392,15 +404,40 @@ def _table(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, escape=True, border=0, classes="data", float_format=lambda x: f"{x:.4f}")
 
 
-def _display(diffs: pd.DataFrame, reference: str) -> pd.DataFrame:
-    """The differences table with readable column names for the report."""
-    return diffs.drop(columns=["paired", "measure"]).rename(columns={
+def _display(diffs: pd.DataFrame, reference: str, names: dict[str, str] | None = None) -> pd.DataFrame:
+    """The differences table with readable column names and full names of powers and states for the report."""
+    out = diffs.drop(columns=["paired", "measure"]).copy()
+    if names:
+        out["power"] = [plain_words.name_of(str(p), names) for p in out["power"]]
+        out["state"] = ["Region (weighted)" if s == "region" else plain_words.name_of(str(s), names)
+                        for s in out["state"]]
+    return out.rename(columns={
         "first": f"{reference} (reference)", "this": "this scenario", "difference": "difference",
         "ci_low": "95% CI low", "ci_high": "95% CI high"})
 
 
+def plain_answer(compared: Compared, diffs: pd.DataFrame, names: dict[str, str], quarter: str,
+                 check: HeadlineCheck | None) -> str:
+    """The report's headline for one scenario, in plain words (HTML): its teaching question, who gained and
+    who lost across the region (points of share and percent of the baseline share), and the expected effect.
+    """
+    question = plain_words.teaching_question(compared.scenario.description or "")
+    items = plain_words.changes_from_differences(diffs, names, compared.name)
+    title = html.escape(compared.scenario.title or compared.name)
+    parts = [f"<h3>{title}</h3>"]
+    if question:
+        parts.append(f"<p><strong>Teaching question:</strong> {html.escape(question)}</p>")
+    parts.append(f"<p class='answer'><strong>By {html.escape(quarter)}:</strong> "
+                 f"{html.escape(plain_words.sentence(items))}</p>")
+    if check is not None:
+        answer = plain_words.teaching_answer(check.power, check.state, check.direction, check.difference, names,
+                                             check.at_least, (check.ci_low, check.ci_high), MEASURES[check.measure])
+        parts.append(f"<p class='{'ok' if check.holds else 'warn'}'>{html.escape(answer)}</p>")
+    return "\n".join(parts)
+
+
 def _html(compared: list[Compared], quarter: str, diffs: pd.DataFrame, figures: dict[str, plt.Figure],
-          params: pd.DataFrame, events: pd.DataFrame) -> str:
+          params: pd.DataFrame, events: pd.DataFrame, full_names: dict[str, str] | None = None) -> str:
     names = " vs ".join(html.escape(c.scenario.title or c.name) for c in compared)
     cards = "\n".join(
         f"<section class='card'><h3>{html.escape(c.scenario.title or c.name)} <code>{html.escape(c.name)}</code></h3>"
@@ -412,17 +449,25 @@ def _html(compared: list[Compared], quarter: str, diffs: pd.DataFrame, figures: 
     ci_note = ("paired by replication (same seeds)" if diffs["paired"].all()
                else "independent samples (Welch)" if not diffs["paired"].any() else "paired where seeds match")
     checks = [headline_check(diffs, c.scenario, c.name) for c in compared[1:]]
-    headlines = "".join(f"<p class='{'ok' if h.holds else 'warn'}'><strong>{html.escape(h.scenario)}:</strong> "
-                        f"{html.escape(h.sentence())}</p>" for h in checks if h is not None)
+    full = full_names or {}
+    style = ChartStyle(names=full)
+    answers = "\n".join(plain_answer(c, diffs, full, quarter, h) for c, h in zip(compared[1:], checks))
+    headlines = "".join(f"<p class='meta'><strong>{html.escape(h.scenario)}</strong> (exact): "
+                        f"{html.escape(h.sentence(style))}</p>" for h in checks if h is not None)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Comparison: {names}</title>
 <style>{CSS}</style></head><body>
 <h1>Comparison: {names}</h1>
 <p class="meta">Made by <code>sim compare</code> on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from stored results.
 Differences are against <strong>{html.escape(compared[0].name)}</strong>.</p>
+<h2>The answer in plain words</h2>
+<p class="meta">Changes in each power's share of composite influence among the powers, across the region, against
+<strong>{html.escape(compared[0].scenario.title or compared[0].name)}</strong>: points of share, and in brackets
+the change as a percent of the power's share there. Exact numbers are in the tables below.</p>
+{answers}
+{headlines}
 <h2>The scenarios</h2>
 {cards}
-{"<h2>The headline effect</h2>" + headlines if headlines else ""}
 <h2>Composite influence over time</h2>
 <img alt="scenarios overlaid" src="data:image/png;base64,{png(figures['overlay'])}">
 <h2>Differences against {html.escape(compared[0].name)}: who gains at all</h2>
@@ -439,14 +484,14 @@ power's share.</p>
 <h2>End of period ({quarter}): the region</h2>
 <p>Differences with their 95% confidence intervals across replications ({ci_note}).</p>
 <h3>Composite influence (who gains at all)</h3>
-{_table(_display(region, compared[0].name).drop(columns=["state"]))}
+{_table(_display(region, compared[0].name, full).drop(columns=["state"]))}
 <h3>Composite share (who gains relatively)</h3>
-{_table(_display(region_share, compared[0].name).drop(columns=["state"]))}
+{_table(_display(region_share, compared[0].name, full).drop(columns=["state"]))}
 <h2>End of period ({quarter}): every state</h2>
 <h3>Composite influence (who gains at all)</h3>
-{_table(_display(absolute[absolute["state"] != "region"], compared[0].name))}
+{_table(_display(absolute[absolute["state"] != "region"], compared[0].name, full))}
 <h3>Composite share (who gains relatively)</h3>
-{_table(_display(relative[relative["state"] != "region"], compared[0].name))}
+{_table(_display(relative[relative["state"] != "region"], compared[0].name, full))}
 <h2>Parameters that differ</h2>
 {_table(params)}
 <h2>Events that differ</h2>

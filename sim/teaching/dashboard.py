@@ -1,7 +1,8 @@
 """The teaching dashboard: a Solara page on the same Mesa model, registry and charts.
 
 Run with ``sim app [SCENARIO]`` (or ``solara run sim/teaching/dashboard.py``). Left, the controls:
-the scenario, the seed, Reset / Step / Play / Run to the end, and every parameter marked
+the scenario, the seed (the scenario's own, as ``sim run`` uses it), Reset / Step / Play / Run to the end /
+Run to quarter, projector mode (large map and type), and every parameter marked
 ``teachable: true`` in the data files as a slider with its value, unit and an editable number,
 grouped per power, per state, institutions and mechanisms, with a search box and each one's source
 a click away (:mod:`sim.teaching.widgets`). Right, tabs that say what they hold: the map of the five
@@ -12,6 +13,10 @@ and the sources.
 Sliders start at the loaded scenario's values; a moved one overrides it when the model is rebuilt
 (Reset). "Save as scenario" writes a file that extends the loaded scenario with the moved sliders
 and the seed, which ``sim validate`` and ``sim run`` accept.
+
+The layout is one column below 900 px (a phone: the controls, then the results, nothing wider than the
+screen; tabs wrap instead of scrolling away). The comparison answers in plain words first
+(:mod:`sim.analysis.plain_words`), exact numbers beneath.
 
 Each browser session builds its own model inside :func:`Page` (``solara.use_memo``), so two
 students never share state. Assets are served locally by ``solara-assets``; nothing is fetched
@@ -31,7 +36,9 @@ import solara
 import solara.lab
 import yaml
 
+from sim.analysis import plain_words
 from sim.errors import InputError
+from sim.experiment.runner import replication_seeds
 from sim.experiment.tidy import model_table
 from sim.model.influence_model import InfluenceModel
 from sim.model.mechanisms import CHANNELS
@@ -58,6 +65,34 @@ CSS = """
 .ca-html h2, h2.ca-html { font-size: 20px; font-weight: 600; margin: 8px 0 4px; }
 .ca-html ul { margin: 4px 0; }
 header.ca-html { background: #16324f; color: #ffffff; padding: 10px 16px; margin: -12px -12px 10px; }
+.ca-layout { display: flex; align-items: flex-start; gap: 12px; }
+.ca-aside { flex: 0 0 390px; width: 390px; max-height: calc(100vh - 70px); overflow-y: auto; }
+.ca-main { flex: 1 1 auto; min-width: 0; padding: 0 8px; }
+/* the tabs wrap onto a second line rather than scroll out of reach (a phone, large type on a projector) */
+.ca-main .v-tabs-bar { height: auto !important; }
+.ca-main .v-slide-group__content { flex: 1 1 100%; min-width: 0; flex-wrap: wrap; transform: none !important; }
+.ca-main .v-slide-group__prev, .ca-main .v-slide-group__next { display: none !important; }
+.ca-main .v-tab { min-height: 44px; }
+.ca-main .v-tabs-slider-wrapper { display: none; }  /* placed for one row only: the active tab is underlined instead */
+.ca-main .v-tab--active { border-bottom: 3px solid currentColor; }
+.ca-main .v-card__title { word-break: normal; }
+/* a phone or a narrow window: controls above the results, one column, nothing wider than the screen */
+@media (max-width: 900px) {
+  .ca-layout { flex-direction: column; gap: 6px; }
+  .ca-aside { flex: none; width: 100%; max-height: none; overflow: visible; }
+  .ca-main { width: 100%; padding: 0; }
+  .ca-table { display: block; overflow-x: auto; max-width: 100%; }
+  header.ca-html h1 { font-size: 19px !important; }
+}
+/* projector mode: the controls narrower, the results and the map large, large type */
+.ca-projector .ca-aside { flex-basis: 320px; width: 320px; }
+.ca-projector .ca-main, .ca-projector .ca-html p, .ca-projector .ca-table { font-size: 22px !important; }
+.ca-projector .ca-html h2, .ca-projector h2.ca-html { font-size: 28px; }
+.ca-projector .v-tab { font-size: 18px; }
+.ca-projector .ca-map-col { flex-basis: 100% !important; }
+.ca-map-pct { font-size: 13px; }
+.ca-projector .ca-map-pct { font-size: 17px; }
+.ca-loading { font-size: 18px; padding: 12px 0; }
 """
 
 
@@ -96,7 +131,7 @@ class DashboardModel(InfluenceModel):
     loaded scenario's own are applied (an untouched slider keeps the scenario's value).
     """
 
-    def __init__(self, library_scenario: str = "baseline", rng: Any = 1, **overrides: Any) -> None:
+    def __init__(self, library_scenario: str = "baseline", rng: Any = None, **overrides: Any) -> None:
         self.scenario_name = library_scenario
         # a library scenario's name is its file name (tests/test_library.py), so no need to scan the folder
         self.source: Scenario = load_scenario(SCENARIOS_DIR / f"{library_scenario}.yaml")
@@ -105,12 +140,36 @@ class DashboardModel(InfluenceModel):
         params = self.source.parameters.copy()
         for path, value in self.overrides.items():
             params.override(path, value)
-        self.seed = _seed(rng)
-        super().__init__(params, self.source.events, self.source.start, self.source.steps, rng=self.seed)
+        # one default seed: the scenario's own (``seed:``, what ``sim run`` uses as its root seed); the model runs
+        # with that root's first replication seed, so the dashboard's run is replication 0 of ``sim run``
+        self.seed = self.source.seed if rng is None else _seed(rng)
+        super().__init__(params, self.source.events, self.source.start, self.source.steps,
+                         rng=replication_seeds(self.seed, 1)[0])
 
     @property
     def finished(self) -> bool:
         return self.steps >= self.source.steps
+
+    def quarters(self) -> list[str]:
+        """The quarter each step ends in, step 1 first (the choices of "Run to quarter")."""
+        return [self.quarter_of_step(k) for k in range(1, self.source.steps + 1)]
+
+    def run_to(self, quarter: str) -> None:
+        """Step until ``quarter`` has been run (nothing if it already has; an unknown quarter is an InputError)."""
+        quarters = self.quarters()
+        if quarter not in quarters:
+            raise InputError(f"{quarter!r} is not a quarter of this scenario ({quarters[0]} to {quarters[-1]})",
+                             key="run to quarter")
+        while self.steps < quarters.index(quarter) + 1:
+            self.step()
+
+    def moved(self) -> str:
+        """The sliders applied (``China budget aid (USD m per quarter) 650 -> 900``), for headers and chart footers."""
+        if not self.overrides:
+            return "none"
+        own = widgets.scenario_values(self.source.parameters, teachable())
+        by_path = {p.path: p for p in teachable()}
+        return "; ".join(f"{slider_label(by_path[k])} {own[k]:g} -> {v:g}" for k, v in self.overrides.items())
 
     def table(self) -> pd.DataFrame:
         return model_table(self, self.scenario_name, 0, self.seed)
@@ -140,7 +199,8 @@ def _seed(value: Any) -> int:
 
 def _style(model: DashboardModel) -> charts.ChartStyle:
     events = pd.DataFrame(model.event_log.entries, columns=["step", "quarter", "kind", "event", "title", "detail"])
-    return charts.style_for(model.parameters, events, f"dashboard | scenario {model.scenario_name} | seed {model.seed}")
+    return charts.style_for(model.parameters, events, f"dashboard | scenario {model.scenario_name} | seed {model.seed}"
+                            f" | sliders moved: {model.moved()}")
 
 
 def _projector(fig: plt.Figure) -> plt.Figure:
@@ -153,7 +213,7 @@ def _projector(fig: plt.Figure) -> plt.Figure:
 @solara.component
 def ScenarioHeader(model: DashboardModel, step: int, pending: bool) -> None:
     quarter = shown_quarter(model)
-    moved = ", ".join(model.overrides) if model.overrides else "none"
+    moved = model.moved()
     with solara.Card(model.source.title):
         widgets.Html(widgets.paragraph(
             f"**Period** {model.source.start_label} to {model.source.end_label}. **Now:** step {step} of "
@@ -186,7 +246,7 @@ def MapTab(model: DashboardModel, step: int) -> None:
     with solara.Row(style={"flex-wrap": "wrap", "align-items": "flex-start"}):
         # the map's SVG scales to its column, the table does not: the table's column gets the width it needs
         # (about 440 px) beside the map on a 1366-px projector, and scrolls sideways rather than being cut off
-        with solara.Column(style={"flex": "3 1 440px", "min-width": "300px"}):
+        with solara.Column(style={"flex": "3 1 440px", "min-width": "min(300px, 100%)"}, classes=["ca-map-col"]):
             widgets.Html(f"Who leads each state ({quarter})", tag="h2")
             widgets.StateMapView(width=shape["width"], height=shape["height"], states=map_states(summary),
                                  powers=powers_legend(model, style), selected=selected.value,
@@ -247,6 +307,8 @@ def CompareTab(model: DashboardModel, values: dict[str, Any], seed: str) -> None
     error = solara.use_reactive("")
     own = widgets.scenario_values(model.source.parameters, teachable())
     overrides = {k: v for k, v in values.items() if k in own and v != own[k]}
+    by_path = {p.path: p for p in teachable()}
+    moved = "; ".join(f"{slider_label(by_path[k])} {v:g}" for k, v in overrides.items())
 
     def run() -> None:
         from sim.teaching.tweak import tweak_and_compare
@@ -259,7 +321,7 @@ def CompareTab(model: DashboardModel, values: dict[str, Any], seed: str) -> None
 
     widgets.Html(widgets.paragraph(
         f"Runs **{model.source.title}** as loaded and **with your settings** "
-        f"({', '.join(overrides) if overrides else 'no slider moved yet'}) over the whole period, with the same seeds "
+        f"({moved or 'no slider moved yet'}) over the whole period, with the same seeds "
         "(paired replications), and shows the difference: the same chart and numbers as `sim compare`."))
     with solara.Row(style={"align-items": "center"}):
         widgets.NativeSelect(id="ca-replications", label="Replications of each", options=[1, 3, 5, 10, 20],
@@ -275,7 +337,15 @@ def CompareTab(model: DashboardModel, values: dict[str, Any], seed: str) -> None
 def TweakResult(tweak: Any) -> None:
     from sim.analysis.compare import difference_chart
 
-    style = charts.style_for(tweak.tweaked.scenario.parameters)
+    by_path = {p.path: p for p in teachable()}
+    moved = "; ".join(f"{slider_label(by_path[k])} {v:g}" for k, v in tweak.overrides.items()) or "none"
+    style = charts.style_for(tweak.tweaked.scenario.parameters, source_line=f"dashboard | compare with the start | "
+                             f"seed {tweak.start.scenario.seed} | sliders moved: {moved}")
+    items = plain_words.changes_from_differences(tweak.differences, style.names)
+    question = plain_words.teaching_question(tweak.start.scenario.description or "")
+    widgets.Html(widgets.paragraph(
+        (f"**Teaching question:** {question}\n\n" if question else "")
+        + f"**By {tweak.quarter}, with your settings:** {plain_words.sentence(items)}"), tag="div")
     solara.Success(tweak.headline(style.names))
     for value, what in (("influence", "who gains at all"), ("share", "who gains relatively")):
         fig = _projector(difference_chart(tweak.pair, style, value=value))
@@ -283,10 +353,11 @@ def TweakResult(tweak: Any) -> None:
                                f"scenario as loaded, mean and 90% band ({what}).")
     region = tweak.region("influence").merge(tweak.region("share"), on="power", suffixes=("", "_share"))
     rows = [[style.name(r.power), f"{r.difference:+.4f}", f"{r.ci_low:+.4f} to {r.ci_high:+.4f}",
-             f"{r.difference_share:+.4f}", f"{r.ci_low_share:+.4f} to {r.ci_high_share:+.4f}"]
+             plain_words.points(r.difference_share),
+             f"{plain_words.points(r.ci_low_share)} to {plain_words.points(r.ci_high_share)}"]
             for r in region.itertuples()]
     widgets.Html(widgets.html_table(
-        ["Power", "composite influence: difference", "95% CI", "share: difference", "95% CI"], rows,
+        ["Power", "composite influence (0-1): difference", "95% CI", "share: difference (points)", "95% CI"], rows,
         f"End of period ({tweak.quarter}), the region: your settings minus the scenario as loaded", numeric={1, 3}))
 
 
@@ -343,9 +414,12 @@ def Sources(model: DashboardModel) -> None:
 # -- the page --------------------------------------------------------------------------------------------------
 @solara.component
 def Controls(model: solara.Reactive, scenario: solara.Reactive, seed: solara.Reactive, values: solara.Reactive,
-             tick: solara.Reactive, error: solara.Reactive) -> None:
+             tick: solara.Reactive, error: solara.Reactive, projector: solara.Reactive | None = None) -> None:
     playing = solara.use_reactive(False)
     current: DashboardModel = model.value
+    quarters = current.quarters()
+    target = solara.use_reactive(quarters[-1])
+    chosen = target.value if target.value in quarters else quarters[-1]
     _ = tick.value  # re-render when the model steps (it changes in place)
 
     def rebuild(name: str, new_values: dict[str, Any]) -> None:
@@ -374,6 +448,15 @@ def Controls(model: solara.Reactive, scenario: solara.Reactive, seed: solara.Rea
         playing.set(False)
         tick.set(tick.value + 1)
 
+    def run_to() -> None:
+        try:
+            model.value.run_to(chosen)
+            error.set("")
+        except InputError as err:
+            error.set(str(err))
+        playing.set(False)
+        tick.set(tick.value + 1)
+
     def play(cancel: threading.Event) -> None:
         while playing.value and not cancel.is_set() and not model.value.finished:
             cancel.wait(PLAY_SECONDS)
@@ -396,6 +479,13 @@ def Controls(model: solara.Reactive, scenario: solara.Reactive, seed: solara.Rea
                           disabled=current.finished, color="primary",
                           icon_name="mdi-pause" if playing.value else "mdi-play")
             solara.Button("Run to the end", on_click=to_end, disabled=current.finished or playing.value)
+        with solara.Row(style={"flex-wrap": "wrap", "gap": "6px", "align-items": "flex-end"}):
+            widgets.NativeSelect(id="ca-run-to", label="Run to quarter", options=quarters, value=chosen,
+                                 on_value=target.set)
+            solara.Button("Run to this quarter", on_click=run_to, disabled=current.finished or playing.value,
+                          color="primary")
+        if projector is not None:
+            solara.Switch(label="Projector mode (large map and type)", value=projector)
         solara.Text(f"Step {current.steps} of {current.source.steps} ({shown_quarter(current)}). Reset rebuilds the "
                     "model with the settings below; Step runs one quarter.")
         if error.value:
@@ -409,7 +499,8 @@ def Page() -> None:
     first = solara.use_memo(lambda: DashboardModel(library_scenario=start), [])
     model = solara.use_reactive(first)
     scenario = solara.use_reactive(start)
-    seed = solara.use_reactive("1")
+    seed = solara.use_reactive(str(first.seed))  # the scenario's seed, as `sim run` uses it
+    projector = solara.use_reactive(False)
     values = solara.use_reactive(widgets.scenario_values(first.source.parameters, teachable()))
     tick = solara.use_reactive(0)
     tab = solara.use_reactive(0)
@@ -432,16 +523,15 @@ def Page() -> None:
     solara.Title(TITLE)
     solara.Style(CSS)
     widgets.Html(f"<h1 style='margin:0;font-size:24px;font-weight:600'>{TITLE}</h1>", tag="header")
-    with solara.Row(style={"align-items": "flex-start", "flex-wrap": "nowrap", "gap": "12px"}):
+    with solara.v.Html(tag="div", class_="ca-layout" + (" ca-projector" if projector.value else "")):
         with solara.v.Html(tag="aside", attributes={"aria-label": "Run the model and set its parameters"},
-                           style_="flex: 0 0 390px; width: 390px; max-height: calc(100vh - 70px); overflow-y: auto;"):
-            Controls(model, scenario, seed, values, tick, error)
+                           class_="ca-aside"):
+            Controls(model, scenario, seed, values, tick, error, projector)
             with solara.Card("Parameters"):
                 widgets.ParameterPanel(groups=groups, values=values.value,
                                        pending="Changed: press Reset to apply." if pending else "",
                                        event_set_value=set_value)
-        with solara.v.Html(tag="section", attributes={"aria-label": "The model's results"},
-                           style_="flex: 1 1 auto; min-width: 0; padding: 0 8px;"):
+        with solara.v.Html(tag="section", attributes={"aria-label": "The model's results"}, class_="ca-main"):
             MainArea(current, step, pending, tab, values.value, seed.value)
 
 
@@ -451,6 +541,7 @@ def MainArea(current: DashboardModel, step: int, pending: bool, tab: solara.Reac
     with solara.Column():
         ScenarioHeader(current, step, pending)
         PowerLegend(current)
+        widgets.TabStatus()
         with solara.lab.Tabs(value=tab, lazy=True):
             with solara.lab.Tab(TABS[0]):
                 MapTab(current, step)

@@ -94,6 +94,11 @@ def StateMapView(width: int, height: int, states: list, powers: list, title: str
     """The five states coloured by their leader, with share bars; ``selected`` is the clicked state."""
 
 
+@solara.component_vue("vue/tab_status.vue")
+def TabStatus() -> None:
+    """Says at once which tab is loading, and dims the old one, until the server has drawn the new tab."""
+
+
 def figure_data_uri(fig: plt.Figure, dpi: int = 100) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")

@@ -108,27 +108,71 @@ def _footer(fig: plt.Figure, style: ChartStyle, with_events: bool = True) -> Non
     key = _event_key(style.events) if with_events and style.events is not None else ""
     text = "\n".join(t for t in (key, f"Source: {style.source_line}" if style.source_line else "") if t)
     if text:
-        fig.text(0.01, -0.01, text, fontsize=7, color="#444444", ha="left", va="top")
+        fig.text(0.01, -0.01, text, fontsize=KEY_FONT, color="#333333", ha="left", va="top", wrap=True)
+
+
+def number_events(events: Sequence[tuple[str, str]]) -> dict[str, int]:
+    """Event id -> its number on every chart, key and table: in date order (then id), from 1, once each.
+
+    ``events`` are ``(id, quarter)`` pairs (repeats ignored). The one numbering the dashboard, the
+    comparison report and the classroom game share (re-exported by :mod:`sim.analysis.plain_words`).
+    """
+    first: dict[str, int] = {}
+    for event, quarter in events:
+        first.setdefault(str(event), parse_quarter(str(quarter)))
+    order = sorted(first, key=lambda e: (first[e], e))
+    return {event: k for k, event in enumerate(order, start=1)}
 
 
 def _scheduled(events: pd.DataFrame) -> pd.DataFrame:
-    """Scheduled events once each, in date order, numbered from 1."""
+    """Scheduled events once each, in date order, numbered from 1 (:func:`number_events`)."""
     out = events[events["kind"] == "scheduled"].drop_duplicates("event").copy()
-    out["order"] = [parse_quarter(q) for q in out["quarter"]]
-    out = out.sort_values(["order", "event"]).reset_index(drop=True)
-    out["number"] = out.index + 1
-    return out
+    numbers = number_events(list(zip(out["event"].astype(str), out["quarter"].astype(str))))
+    out["number"] = [numbers[str(e)] for e in out["event"]]
+    return out.sort_values("number").reset_index(drop=True)
+
+
+#: Event numbers over a time axis, and the event key under a figure, in points (legible on a projector too).
+EVENT_FONT = 8
+KEY_FONT = 9
+
+
+def label_rows(positions: Sequence[float], widths: Sequence[float]) -> list[int]:
+    """A row (0, 1, 2, ...) for each label centred at ``positions`` (sorted ascending) with ``widths`` (same units),
+    so that no two labels in one row overlap: each goes to the lowest row whose last label ends before it begins.
+    """
+    ends: list[float] = []
+    rows = []
+    for x, w in zip(positions, widths):
+        row = next((r for r, end in enumerate(ends) if end <= x - w / 2), len(ends))
+        if row == len(ends):
+            ends.append(x + w / 2)
+        else:
+            ends[row] = x + w / 2
+        rows.append(row)
+    return rows
 
 
 def _mark_events(ax: plt.Axes, events: pd.DataFrame | None) -> None:
-    """Dotted lines at event quarters, numbered at the top (the key sits under the figure)."""
+    """Dotted lines at event quarters, numbered inside the top of the panel (the key sits under the figure).
+
+    Numbers of neighbouring events are stacked in rows (:func:`label_rows`) so they never overlap,
+    however narrow the panel; inside the axes, they never meet a panel's title.
+    """
     if events is None or not len(events):
         return
-    for quarter, group in _scheduled(events).groupby("quarter", sort=False):
-        x = quarter_to_year(parse_quarter(str(quarter)))
+    groups = [(quarter_to_year(parse_quarter(str(q))), ",".join(str(n) for n in g["number"]))
+              for q, g in _scheduled(events).groupby("quarter", sort=False)]
+    groups.sort()
+    low, high = ax.get_xlim()
+    span_in = max(ax.get_position().width * ax.figure.get_figwidth(), 0.5)
+    char = 0.62 * EVENT_FONT / 72 * (high - low) / span_in  # one character's width in data units
+    rows = label_rows([x for x, _ in groups], [(len(text) + 1) * char for _, text in groups])
+    for (x, text), row in zip(groups, rows):
         ax.axvline(x, color="#888888", lw=0.6, ls=":")
-        ax.annotate(",".join(str(n) for n in group["number"]), (x, 1.0), xycoords=("data", "axes fraction"),
-                    fontsize=6, color="#555555", ha="center", va="bottom")
+        ax.annotate(text, (x, 1.0), xycoords=("data", "axes fraction"), xytext=(0, -2 - row * (EVENT_FONT + 3)),
+                    textcoords="offset points", fontsize=EVENT_FONT, color="#333333", ha="center", va="top",
+                    bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8})
 
 
 def _event_key(events: pd.DataFrame) -> str:
@@ -138,7 +182,7 @@ def _event_key(events: pd.DataFrame) -> str:
         return ""
     lines, line = [], "Events: "
     for item in items:
-        if len(line) + len(item) > 150:
+        if len(line) + len(item) > 120:
             lines.append(line.rstrip("; "))
             line = "        "
         line += item + "; "
@@ -146,14 +190,20 @@ def _event_key(events: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def year_step(span: float, width_in: float) -> int:
+    """Years between labelled ticks so that labels (about 0.45 in each) fit an axis ``width_in`` inches wide."""
+    room = max(int(width_in / 0.45), 2)
+    return next((step for step in (1, 2, 3, 5, 10, 20) if span / step <= room and (step > 1 or span <= 8)), 50)
+
+
 def time_axis(ax: plt.Axes, years: Sequence[float] | pd.Series) -> str:
-    """Calendar ticks on a time axis: whole years (every second one past eight), or quarters (``2019Q3``) when the
-    span is under two years; never decimal years. Returns the axis label that fits ("year" or "quarter").
+    """Calendar ticks on a time axis: whole years (fewer as the axis narrows, :func:`year_step`), or quarters
+    (``2019Q3``) when the span is under two years; never decimal years. Returns the axis label that fits.
     """
     values = [float(y) for y in years]
     span = (max(values) - min(values)) if values else 0.0
     if span >= 2:
-        ax.xaxis.set_major_locator(MultipleLocator(1 if span <= 8 else 2))
+        ax.xaxis.set_major_locator(MultipleLocator(year_step(span, ax.get_position().width * ax.figure.get_figwidth())))
         ax.xaxis.set_minor_locator(MultipleLocator(0.25))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:.0f}"))
         return "year"

@@ -123,8 +123,39 @@ def test_compare_with_the_start_shows_the_difference_of_the_sliders(library):
     _button(rc, "Run both and compare").click()
     text = _html(rc)
     assert "Largest change by 2030Q4: Russia's regional composite influence -" in text
+    assert "By 2030Q4, with your settings:" in text and "Russia lost" in text  # plain words first (issue 18)
+    answer = text.split("with your settings:")[1][:300]
+    assert "points of regional share" in answer and "russia" not in answer and "Russia capacity" in text
     assert "your settings minus the scenario as loaded" in text
     assert len(_images(rc)) == 2  # who gains at all, who gains relatively
+
+
+def test_one_default_seed_and_run_to_a_quarter(library):
+    """The dashboard's seed is the scenario's (as `sim run`'s), its run replication 0; Run to quarter steps there."""
+    import numpy as np
+
+    from sim.errors import InputError
+    from sim.experiment.runner import build_model, replication_seeds
+
+    model = app.DashboardModel()
+    scenario = load_scenario(library / "baseline.yaml")
+    assert model.seed == scenario.seed
+    model.run_to("2019Q4")
+    assert model.steps == 4 and model.quarter_of_step(model.steps) == "2019Q4"
+    reference = build_model(scenario, replication_seeds(scenario.seed, 1)[0])
+    for _ in range(4):
+        reference.step()
+    assert np.allclose(model.stocks, reference.stocks)
+    model.run_to("2019Q2")  # already run: nothing happens
+    assert model.steps == 4
+    with pytest.raises(InputError, match="not a quarter of this scenario"):
+        model.run_to("2040Q1")
+    rc = _render()
+    assert f"**Seed** {scenario.seed}" not in _html(rc) and f"Seed</strong> {scenario.seed}" in _html(rc)
+    select = next(w for w in rc.find(v.VuetifyTemplate).widgets if getattr(w, "label", "") == "Run to quarter")
+    select.value = "2020Q4"
+    _button(rc, "Run to this quarter").click()
+    assert "step 8 of 48" in _html(rc)
 
 
 def test_the_tweak_uses_compares_own_numbers_paired_by_seed():
