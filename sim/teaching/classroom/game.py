@@ -19,6 +19,13 @@ each channel's budget per state; the model's own split before their first turn) 
 sends the mean of those. The teacher can cap the seats per team, lock the room (no new seats;
 rejoin codes still work) and remove a seat.
 
+The teacher can add events to the open turn (:mod:`sim.teaching.classroom.injects`; written into
+the saved file, so it still replays the game), let a bot play a power nobody plays
+(:func:`sim.teaching.classroom.explain.bot_split`) and give each team a captain whose submitted plan
+is the team's. Every replay computes each turn's report in plain words
+(:func:`sim.teaching.classroom.explain.turn_report`) and :meth:`Game.counterfactual` gives the
+debrief its baseline plan (:mod:`sim.teaching.classroom.debrief`).
+
 A game saved as a scenario can be played on: :func:`saved_turns` reads its turns back, and
 :meth:`Game.resume` continues after them (also how a restarted server rebuilds its rooms).
 
@@ -32,6 +39,7 @@ scripted budget on top of the class's allocation.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import secrets
@@ -44,6 +52,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from sim.analysis.plain_words import number_events
 from sim.atomic import atomic_write_text
 from sim.errors import InputError
 from sim.experiment.runner import build_model, replication_seeds
@@ -53,7 +62,10 @@ from sim.model.influence_model import InfluenceModel
 from sim.model.mechanisms import CHANNELS
 from sim.scenario.library import is_library_reference, library_reference, library_scenarios
 from sim.scenario.load import Scenario, load_scenario
-from sim.views.charts import ChartStyle, _scheduled, style_for
+from sim.teaching.classroom import explain
+from sim.teaching.classroom.injects import INJECT_PREFIX, check_inject
+from sim.teaching.live import shown_quarter, state_summary
+from sim.views.charts import ChartStyle, style_for
 from sim.yamlio import read_yaml
 
 #: Room codes: no 0/O, 1/I/L, so they can be read off a projector.
@@ -122,7 +134,7 @@ def budget_limits(scenario: Scenario, seed: int) -> np.ndarray:
 
 
 def _budget_touches(scenario: Scenario, power: str) -> set[int]:
-    """Quarters at which the starting scenario changes (or restores) one of ``power``'s budgets."""
+    """Quarters at which the scenario (with the teacher's events) changes (or restores) one of ``power``'s budgets."""
     prefix = f"powers.{power}.budget."
     out: set[int] = set()
     for event in scenario.events:
@@ -166,9 +178,16 @@ class Game:
         self.locked = False  # no new seats (rejoin codes still work)
         self.turns: list[PlayedTurn] = []
         self.over = False
+        self.injects: list[dict[str, Any]] = []  # the teacher's events, as scenario events (see injects.py)
+        self._with_injects: tuple[int, Scenario] = (0, self.source)
+        self.bots: set[str] = set()  # powers the bot plays while nobody in the class does
+        self.captains = False  # a team's plan is its captain's (when the captain submitted)
+        self.captain: dict[str, str] = {}  # power -> seat id; default: the team's first seat
+        self.reports: dict[int, dict[str, Any]] = {}  # turn number -> what it did (explain.turn_report)
         self.step = self._start_step(start)
         for _ in range(self.step):
             self.model.step()
+        self.start_stocks = self.model.stocks.copy()
         self.turn_number = 1
         self.turn_steps = self._turn_steps()
 
@@ -279,8 +298,22 @@ class Game:
         if seat.submitted is not None:
             return seat.submitted
         fractions = seat.fractions if seat.fractions is not None else self.default_split(seat.power)
-        scale = 10**DECIMALS  # rounded down, so a kept split never exceeds the limits
-        return np.floor(fractions * self.turn_limits(seat.power)[None, :] * scale + 1e-9) / scale
+        return self._amounts(fractions, seat.power)
+
+    def _amounts(self, fractions: np.ndarray, power: str) -> np.ndarray:
+        """(S,C) fractions of this turn's limits as amounts, rounded down so they never exceed the limits."""
+        scale = 10**DECIMALS
+        return np.floor(fractions * self.turn_limits(power)[None, :] * scale + 1e-9) / scale
+
+    def fit_submissions(self) -> None:
+        """Scale down plans a teacher's event has pushed over a smaller budget (each channel to its new limit)."""
+        for seat in self.seats.values():
+            if seat.submitted is None:
+                continue
+            limits = self.turn_limits(seat.power)
+            total = seat.submitted.sum(axis=0)
+            factor = np.where(total > limits + TOLERANCE, limits / np.where(total > 0, total, 1), 1.0)
+            seat.submitted = np.floor(seat.submitted * factor[None, :] * 10**DECIMALS) / 10**DECIMALS
 
     def check_allocation(self, seat: Seat, raw: Any) -> np.ndarray:
         """Parse and check a submission: known states and channels, numbers >= 0, each channel within its limit."""
@@ -320,7 +353,33 @@ class Game:
 
     @property
     def human_powers(self) -> list[str]:
-        return [p for p in self.playable if self.team(p)]
+        """Powers the class decides for: those with students, and those the bot plays for an empty team."""
+        return [p for p in self.playable if self.team(p) or p in self.bots]
+
+    def team_captain(self, power: str) -> Seat | None:
+        """The team's captain when the room has captains: the teacher's choice, else the team's first seat."""
+        team = self.team(power)
+        if not self.captains or not team:
+            return None
+        chosen = self.seats.get(self.captain.get(power, ""))
+        return chosen if chosen is not None and chosen.power == power else team[0]
+
+    def team_plan(self, power: str) -> tuple[np.ndarray, int]:
+        """(S,C) what the team sends if the turn ran now, and how many students' plans it counts (0: the bot).
+
+        The captain's plan when the room has captains and the captain submitted; else the mean of
+        the submitted plans; else the mean of the kept splits; the bot's when nobody plays the power.
+        """
+        team = self.team(power)
+        if not team:
+            split = explain.bot_split(self.model, self.powers.index(power), self.default_split(power))
+            return self._amounts(split, power), 0
+        captain = self.team_captain(power)
+        if captain is not None and captain.submitted is not None:
+            return self.proposed(captain), 1
+        amounts = [self.proposed(seat) for seat in team]
+        counted = [a for a, seat in zip(amounts, team) if seat.submitted is not None] or amounts
+        return np.round(np.mean(counted, axis=0), DECIMALS), len(counted)
 
     def advance(self) -> None:
         """Close the turn: fix each played power's allocation, rebuild the model from the saved scenario, step on."""
@@ -329,13 +388,10 @@ class Game:
             return
         allocations, students = {}, {}
         for power in self.human_powers:
-            team = self.team(power)
-            amounts = [self.proposed(seat) for seat in team]
-            counted = [a for a, seat in zip(amounts, team) if seat.submitted is not None] or amounts
-            allocations[power] = np.round(np.mean(counted, axis=0), DECIMALS)
-            students[power] = len(counted)
+            allocations[power], students[power] = self.team_plan(power)
             limits = self.turn_limits(power)
-            for seat, mine in zip(team, amounts):
+            for seat in self.team(power):
+                mine = self.proposed(seat)
                 seat.fractions = np.divide(mine, limits[None, :], out=np.zeros_like(mine), where=limits[None, :] > 0)
                 seat.submitted = None
         self.turns.append(PlayedTurn(self.turn_number, self.step, self.turn_steps, allocations, students))
@@ -366,15 +422,116 @@ class Game:
         self.over = self.turn_steps == 0
 
     def replay(self) -> InfluenceModel:
-        """The model of the saved scenario, replication 0, run to the current step."""
+        """The model of the saved scenario, replication 0, run to the current step; each turn's report on the way."""
         scenario = load_scenario(self.path)
+        model = build_model(scenario, self.seed, scenario.design[0].values)
+        ends = {t.first_step + t.steps: t for t in self.turns}
+        reports = {}
+        for k in range(self.step):
+            model.step()
+            turn = ends.get(k + 1)
+            if turn is not None:
+                before = self.start_stocks if turn.first_step == 0 else model.influence_history[turn.first_step - 1]
+                reports[turn.number] = explain.turn_report(model, turn.first_step, turn.steps, before,
+                                                           self.event_numbers(), turn.number)
+                reports[turn.number]["teams"] = self._team_record(turn)
+                reports[turn.number]["quarter"] = shown_quarter(model)
+                reports[turn.number]["map"] = state_summary(model, self.style)
+        self.reports = reports
+        return model
+
+    def _team_record(self, turn: PlayedTurn) -> list[dict[str, Any]]:
+        """What each team sent in a turn: per channel the total and the two states that got most."""
+        out = []
+        for power, amounts in turn.allocations.items():
+            channels = []
+            for k, channel in enumerate(CHANNELS):
+                total = float(amounts[:, k].sum())
+                top = [self.style.name(self.states[i]) for i in np.argsort(-amounts[:, k], kind="stable")[:2]
+                       if amounts[i, k] > 0]
+                channels.append({"channel": channel, "total": round(total, 2), "top": top})
+            out.append({"power": power, "name": self.style.name(power), "students": turn.students.get(power, 0),
+                        "channels": channels})
+        return out
+
+    def end(self) -> None:
+        self.over = True
+
+    # -- the teacher's events ------------------------------------------------------------------------
+    def with_injects(self) -> Scenario:
+        """The starting scenario with the teacher's events: the class's budgets, and the debrief's counterfactual."""
+        if not self.injects:
+            return self.source
+        if self._with_injects[0] != len(self.injects):
+            events = [check_inject(spec, self.source.parameters) for spec in self.injects]
+            merged = sorted([*self.source.events, *events], key=lambda e: e.date)
+            self._with_injects = (len(self.injects), dataclasses.replace(self.source, events=merged))
+        return self._with_injects[1]
+
+    def inject(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """Add a teacher's event (built by :mod:`injects`) to the open turn; budgets follow it from now on."""
+        if self.over:
+            raise InputError("this game is over", key="inject")
+        check_inject(spec, self.source.parameters)
+        self.injects.append(spec)
+        try:
+            self.limits = budget_limits(self.with_injects(), self.seed)
+        except Exception:
+            self.injects.pop()
+            raise
+        self.fit_submissions()
+        return spec
+
+    def restore_injects(self, specs: list[dict[str, Any]]) -> None:
+        """The teacher's events of a resumed room or saved game (before :meth:`resume`)."""
+        self.injects = list(specs)
+        if specs:
+            self.limits = budget_limits(self.with_injects(), self.seed)
+
+    def event_numbers(self) -> dict[str, int]:
+        """Event id -> its number on every chart (plain_words.number_events, as the dashboard and report number them).
+
+        Every event of the starting scenario inside its period, with the teacher's, whether it has
+        fired yet or not, so a number never changes during the game; the class's own allocations
+        are not numbered.
+        """
+        end = self.source.start + self.source.steps * self.step_quarters
+        return number_events([(e.id, e.quarter) for e in self.with_injects().events
+                              if self.source.start <= e.date < end and not e.id.startswith("classroom-turn-")])
+
+    @property
+    def next_inject(self) -> int:
+        return len(self.injects) + 1
+
+    # -- budgets explained -------------------------------------------------------------------------------------
+    def budget_explanation(self, power: str) -> list[dict[str, Any]]:
+        """Per channel: this turn's budget for ``power`` and, against last turn's, why it changed (plain words)."""
+        if self.over or self.turn_steps == 0:
+            return []
+        p, quarters = self.powers.index(power), self.turn_steps * self.step_quarters
+        now = self.turn_limits(power) / quarters
+        before, reasons = None, {}
+        if self.turns:
+            last = self.turns[-1]
+            before = self.limits[last.first_step:last.first_step + last.steps, p].sum(axis=0) / (
+                last.steps * self.step_quarters)
+            first = self.source.start + (last.first_step + 1) * self.step_quarters
+            end = self.turn_first_quarter + quarters
+            params = self.source.parameters
+            trend = {c: float(params.value(f"powers.{power}.trend.{c}", 0.0)) for c in CHANNELS}
+            reasons = explain.budget_causes(
+                self.with_injects().events, power, first, end, self.event_numbers(), trend,
+                int(self.source.parameters.value("model.trends_from")), (self.turn_first_quarter + quarters - 1) // 4)
+        return explain.budget_report(power, self.style.name(power), before, now, reasons, quarters)
+
+    # -- the debrief's counterfactual ----------------------------------------------------------------------------
+    def counterfactual(self) -> InfluenceModel:
+        """The same quarters, seed and teacher's events with every power played by the model's own rule."""
+        scenario = self.with_injects()
         model = build_model(scenario, self.seed, scenario.design[0].values)
         for _ in range(self.step):
             model.step()
         return model
-
-    def end(self) -> None:
-        self.over = True
 
     # -- the saved scenario ---------------------------------------------------------------------------
     def scenario_data(self) -> dict[str, Any]:
@@ -393,13 +550,18 @@ class Game:
                 "replications replay the same allocations under other random protests and clashes.\n\n"
                 f"Compare it with the starting scenario: `sim compare {self.source.name} {self.name}.yaml`"),
             "period": {"start": self.source.start_label, "end": last},
-            "events": [e for turn in self.turns for e in self._turn_events(turn)],
+            "events": [*self.injects_played(), *(e for turn in self.turns for e in self._turn_events(turn))],
         }
+
+    def injects_played(self) -> list[dict[str, Any]]:
+        """The teacher's events dated inside the quarters played (those of the open turn wait for it to run)."""
+        end = self.source.start + self.step * self.step_quarters
+        return [e for e in self.injects if parse_quarter(e["date"]) < end]
 
     def _turn_events(self, turn: PlayedTurn) -> list[dict[str, Any]]:
         first = self.source.start + turn.first_step * self.step_quarters
         quarters = turn.steps * self.step_quarters
-        events = []
+        events, scenario = [], self.with_injects()
         for power, amounts in turn.allocations.items():
             zero = [{"parameter": f"powers.{power}.budget.{c}", "set": 0} for c in CHANNELS]
             actions = [{"action": {"power": power, "channel": c, "state": s, "amount": float(amounts[i, k]),
@@ -409,9 +571,10 @@ class Game:
             events.append({
                 "id": f"classroom-turn-{turn.number:02d}-{power}", "date": format_quarter(first),
                 "title": f"Turn {turn.number}: {name}'s allocation by the class",
-                "assumption": f"chosen by {turn.students[power]} student(s) playing {name} in room {self.code}",
+                "assumption": f"chosen by {turn.students[power]} student(s) playing {name} in room {self.code}"
+                              + ("" if turn.students[power] else f" (played by {BOT})"),
                 "effects": zero + actions})
-            for quarter in sorted(q for q in _budget_touches(self.source, power) if first < q < first + quarters):
+            for quarter in sorted(q for q in _budget_touches(scenario, power) if first < q < first + quarters):
                 events.append({
                     "id": f"classroom-turn-{turn.number:02d}-{power}-hold-{format_quarter(quarter)}",
                     "date": format_quarter(quarter),
@@ -447,14 +610,11 @@ class Game:
             region = table[(table["state"] == "region") & (table["channel"] == "composite")]
             for power in self.powers:
                 shares[power] = [round(float(x), 4) for x in region[region["power"] == power]["share"]]
-        entries = [e for e in self.model.event_log.entries if e["kind"] == "scheduled"]
-        events = []
-        if entries:
-            import pandas as pd
-
-            numbered = _scheduled(pd.DataFrame(entries))
-            events = [{"number": int(r.number), "quarter": r.quarter, "title": r.title}
-                      for r in numbered.itertuples() if not str(r.event).startswith("classroom-")]
+        numbers = self.event_numbers()
+        fired = {e["event"]: (e["quarter"], e["title"]) for e in self.model.event_log.entries
+                 if e["kind"] == "scheduled" and e["event"] in numbers}
+        events = sorted(({"number": numbers[e], "quarter": q, "title": t} for e, (q, t) in fired.items()),
+                        key=lambda e: e["number"])
         random = [{"quarter": e["quarter"], "title": e["title"]} for e in self.model.event_log.entries
                   if e["kind"] == "random"][-8:]
         return {"start": self.source.start_label, "end": self.source.end_label, "quarters": quarters,
@@ -463,7 +623,15 @@ class Game:
                           for t in self.turns]}
 
 
+def saved_injects(path: Path) -> list[dict[str, Any]]:
+    """The teacher's events of a game saved by :meth:`Game.save`, as they were written."""
+    data, _ = read_yaml(path)
+    events = data.get("events") if isinstance(data, dict) else None
+    return [dict(e) for e in events or [] if isinstance(e, dict) and str(e.get("id", "")).startswith(INJECT_PREFIX)]
+
+
 TURN_EVENT = re.compile(r"^classroom-turn-(\d+)-(.+)$")
+BOT = "the classroom bot: defend where it leads, contest where it is close, hold back elsewhere"
 STUDENTS = re.compile(r"chosen by (\d+) student")
 
 

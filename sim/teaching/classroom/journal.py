@@ -4,7 +4,9 @@ What is written, and when (each a transaction committed before the request is an
 answered request survives a crash of the server's process):
 
 * the server's teacher key (the teacher's address stays valid across a restart);
-* a room when it is created and whenever its settings, lock, cap or status change;
+* a room when it is created and whenever its settings, lock, cap or status change, with what the
+  teacher set during play: pause (and the timer's time left), deadline, messages, the teacher's
+  events, bots and captains;
 * a seat when it is taken, taken back with its rejoin code, or given a plan (``submitted``);
   its removal by the teacher;
 * a turn when it is run, with every seat's kept split, in one transaction with the room.

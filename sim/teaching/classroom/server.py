@@ -59,7 +59,18 @@ from starlette.staticfiles import StaticFiles
 from sim.errors import InputError
 from sim.model.mechanisms import CHANNELS
 from sim.scenario.library import library_scenarios, resolve_scenario
-from sim.teaching.classroom.game import CODE_ALPHABET, MAX_SEATS, Game, Seat, new_code, saved_source, saved_turns
+from sim.teaching.classroom import injects
+from sim.teaching.classroom.debrief import debrief, write_report
+from sim.teaching.classroom.game import (
+    CODE_ALPHABET,
+    MAX_SEATS,
+    Game,
+    Seat,
+    new_code,
+    saved_injects,
+    saved_source,
+    saved_turns,
+)
 from sim.teaching.classroom.guards import (
     FAILURE_WINDOW,
     MAX_FAILURES,
@@ -87,6 +98,8 @@ CONNECTED_SECONDS = 10
 #: Rooms untouched this long are dropped (their saved scenario stays on disk).
 IDLE_SECONDS = 12 * 3600
 TIMER_CHOICES = (0, 30, 60, 90, 120, 180, 300, 600)
+#: The teacher's messages a room keeps (the newest), and their length at most.
+MAX_MESSAGES, MAX_MESSAGE = 20, 300
 
 
 
@@ -102,7 +115,12 @@ class Room:
     opened_at: float = field(default_factory=time.time)
     touched: float = field(default_factory=time.time)
     error: str = ""
+    paused: bool = False
+    paused_left: float | None = None  # the timer's seconds left when paused
+    deadline: float | None = None  # epoch seconds: the open turn runs then; absent seats keep last turn's plan
+    messages: list[dict[str, Any]] = field(default_factory=list)
     journal: Journal | None = None
+    _debrief: tuple[int, dict[str, Any]] | None = None
     lock: threading.RLock = field(default_factory=threading.RLock)
     _public: tuple[int, dict[str, Any]] | None = None
 
@@ -115,9 +133,41 @@ class Room:
         self.touched = time.time()
 
     def remaining(self, now: float) -> float | None:
-        if not self.timer or self.game.over:
+        """Seconds until the turn runs by itself (timer or deadline, whichever comes first); None: it waits."""
+        if self.game.over:
             return None
-        return max(0.0, self.opened_at + self.timer - now)
+        if self.paused:
+            return self.paused_left
+        left = [self.opened_at + self.timer - now] if self.timer else []
+        if self.deadline is not None:
+            left.append(self.deadline - now)
+        return max(0.0, min(left)) if left else None
+
+    def pause(self, on: Any) -> None:
+        """Pause (plans wait, the clock stops) or carry on (the timer resumes where it stopped)."""
+        if not isinstance(on, bool):
+            raise InputError("paused: true or false", key="paused")
+        now = time.time()
+        if on and not self.paused:
+            self.paused_left = self.remaining(now)
+        elif not on and self.paused:
+            if self.timer and self.paused_left is not None:
+                self.opened_at = now - (self.timer - self.paused_left)
+            self.paused_left = None
+        self.paused = on
+
+    def set_deadline(self, minutes: Any) -> None:
+        """The open turn runs ``minutes`` from now (0: no deadline); seats without a plan keep last turn's."""
+        if isinstance(minutes, bool) or not isinstance(minutes, int | float) or not 0 <= minutes <= 120:
+            raise InputError("deadline: minutes from now, 0 to 120 (0: no deadline)", key="minutes")
+        self.deadline = time.time() + 60 * minutes if minutes else None
+
+    def message(self, text: Any) -> None:
+        clean = " ".join("".join(ch for ch in str(text) if ch.isprintable()).split())[:MAX_MESSAGE] \
+            if isinstance(text, str) else ""
+        if not clean:
+            raise InputError("write a message", key="text")
+        self.messages = [*self.messages, {"at": time.strftime("%H:%M"), "text": clean}][-MAX_MESSAGES:]
 
     def all_submitted(self) -> bool:
         seats = list(self.game.seats.values())
@@ -125,7 +175,7 @@ class Room:
 
     def due(self, now: float) -> bool:
         """Advance now? The timer ran out, or (auto) every student has submitted."""
-        if self.game.over:
+        if self.game.over or self.paused:
             return False
         remaining = self.remaining(now)
         return (remaining is not None and remaining <= 0) or (self.auto and self.all_submitted())
@@ -139,6 +189,7 @@ class Room:
             except (InputError, OSError) as err:
                 self.error = f"the turn could not be run: {err}"
             self.opened_at = time.time()
+            self.deadline = None
             self._public = None
             self.bump()
             if self.journal is None:
@@ -167,7 +218,21 @@ class Room:
                 "timer": self.timer, "auto": self.auto, "locked": game.locked, "team_cap": game.team_cap,
                 "turn_quarters": game.turn_quarters, "turn_steps": game.turn_steps, "over": game.over,
                 "seat_count": game.seat_count, "opened_at": self.opened_at, "touched": self.touched,
-                "error": self.error, "version": self.version}
+                "error": self.error, "version": self.version, "paused": self.paused, "paused_left": self.paused_left,
+                "deadline": self.deadline, "messages": self.messages, "injects": game.injects,
+                "bots": sorted(game.bots), "captains": game.captains, "captain": game.captain}
+
+    def debrief(self) -> dict[str, Any] | None:
+        """The debrief (computed once per number of turns played; written beside the saved game)."""
+        game = self.game
+        if not game.turns:
+            return None
+        if self._debrief is None or self._debrief[0] != len(game.turns):
+            data = debrief(game)
+            with contextlib.suppress(OSError):
+                data["report"] = str(write_report(data, game.save_dir, game.name))
+            self._debrief = (len(game.turns), data)
+        return self._debrief[1]
 
     # -- views ------------------------------------------------------------------------------------------
     def public(self) -> dict[str, Any]:
@@ -187,8 +252,13 @@ class Room:
             "quarter": shown_quarter(game.model), "powers": legend, "states": state_summary(game.model, game.style),
             "timeline": game.timeline(), "channels": list(CHANNELS),
             "students": len(game.seats), "submitted": sum(s.submitted is not None for s in game.seats.values()),
-            "locked": game.locked, "team_cap": game.team_cap,
+            "locked": game.locked, "team_cap": game.team_cap, "paused": self.paused,
+            "messages": self.messages, "captains": game.captains, "bots": sorted(game.bots),
+            "report": _without_map(game.reports.get(game.turns[-1].number)) if game.turns else None,
         }
+        if game.over and game.turns:
+            view["debrief"] = {k: v for k, v in (self.debrief() or {}).items() if k != "report"}
+            view["replay"] = [game.reports[n] for n in sorted(game.reports)]
         self._public = (self.version, view)
         return view
 
@@ -200,21 +270,48 @@ class Room:
         last = game.turns[-1] if game.turns else None
         allocations = {p: {c: round(float(a[:, k].sum()), 2) for k, c in enumerate(CHANNELS)}
                        for p, a in (last.allocations.items() if last else [])}
+        debriefed = self._debrief[1].get("report", "") if self._debrief else ""
         return {**self.public(), "version": self.version, "remaining": self.remaining(now), "seats": seats,
                 "saved": str(game.path) if game.turns else "",  # a path on the teacher's computer: theirs only
+                "debrief_report": debriefed,
                 "settings": {"timer": self.timer, "auto": self.auto, "turn_quarters": game.turn_quarters,
-                             "assign": game.assign, "locked": game.locked, "team_cap": game.team_cap},
-                "last_allocations": allocations}
+                             "assign": game.assign, "locked": game.locked, "team_cap": game.team_cap,
+                             "captains": game.captains},
+                "deadline": self.deadline, "last_allocations": allocations, "plans": self.plans()}
+
+    def plans(self) -> list[dict[str, Any]]:
+        """Each team's plan as it stands (what it sends if the turn ran now), for the teacher's screen."""
+        game = self.game
+        if game.over:
+            return []
+        out = []
+        for power in game.playable:
+            if not game.team(power) and power not in game.bots:
+                continue
+            amounts, counted = game.team_plan(power)
+            captain = game.team_captain(power)
+            out.append({"power": power, "name": game.style.name(power), "counted": counted,
+                        "bot": not game.team(power), "captain": captain.name if captain else "",
+                        "submitted": sum(s.submitted is not None for s in game.team(power)),
+                        "members": len(game.team(power)),
+                        "limits": {c: round(float(x), 2) for c, x in zip(CHANNELS, game.turn_limits(power))},
+                        "states": [{"state": game.style.name(s), **{c: float(amounts[i, k]) for k, c in
+                                                                    enumerate(CHANNELS)}}
+                                   for i, s in enumerate(game.states)]})
+        return out
 
     def student_view(self, seat: Seat, now: float) -> dict[str, Any]:
         game = self.game
         limits = game.turn_limits(seat.power) if not game.over else [0.0] * len(CHANNELS)
         proposed = game.proposed(seat) if not game.over else None
         team = [s.name for s in game.team(seat.power)]
+        captain = game.team_captain(seat.power)
         return {**self.public(), "version": self.version, "remaining": self.remaining(now),
                 "seat": {"id": seat.id, "name": seat.name, "power": seat.power,
                          "power_name": game.style.name(seat.power), "color": game.style.color(seat.power),
-                         "rejoin": seat.rejoin, "team": team, "submitted": seat.submitted is not None},
+                         "rejoin": seat.rejoin, "team": team, "submitted": seat.submitted is not None,
+                         "captain": captain.name if captain else "", "is_captain": captain is seat},
+                "budget": game.budget_explanation(seat.power),
                 "limits": {c: round(float(limits[k]), 2) for k, c in enumerate(CHANNELS)},
                 "allocation": None if proposed is None else {
                     s: {c: float(proposed[i, k]) for k, c in enumerate(CHANNELS)} for i, s in enumerate(game.states)},
@@ -263,6 +360,9 @@ class Registry:
         game = Game(Path(record["scenario"]), Path(record["save_dir"]), record["code"],
                     turn_quarters=record["turn_quarters"], powers=record["powers"], assign=record["assign"],
                     created=date.fromisoformat(record["created"]))
+        game.restore_injects(record.get("injects", []))
+        game.bots = set(record.get("bots", []))
+        game.captains, game.captain = record.get("captains", False), dict(record.get("captain", {}))
         game.resume(turns)
         game.over = game.over or record["over"]
         if not game.over:
@@ -272,6 +372,8 @@ class Registry:
         return Room(game, record["teacher_token"], timer=record["timer"], auto=record["auto"],
                     version=record["version"] + 1,  # a page that polls with the old version gets the new view
                     opened_at=record["opened_at"], touched=record["touched"], error=record["error"],
+                    paused=record.get("paused", False), paused_left=record.get("paused_left"),
+                    deadline=record.get("deadline"), messages=list(record.get("messages", [])),
                     journal=self.journal)
 
     # -- teachers ---------------------------------------------------------------------------------------
@@ -301,6 +403,7 @@ class Registry:
                 raise InputError(f"no saved game {str(resume)[:60]!r} in {self.save_dir}", key="resume")
             saved = self.save_dir / f"{resume}.yaml"
             game = Game(saved_source(saved), self.save_dir, code, **kwargs)
+            game.restore_injects(saved_injects(saved))
             game.resume(saved_turns(game, saved))
             return game
         name = options.get("scenario") or self.scenario.stem
@@ -381,6 +484,51 @@ class Registry:
             room.game.end()
             room.changed()
 
+    def teacher_do(self, room: Room, action: str, data: dict[str, Any]) -> None:
+        """The teacher's room actions beyond settings: pause, inject, message, deadline, bot, captains."""
+        with room.lock:
+            game = room.game
+            if action == "pause":
+                room.pause(data.get("paused"))
+            elif action == "inject":
+                date = game.turn_first_quarter
+                if data.get("library"):
+                    spec = injects.from_library(data["library"], game.next_inject, date)
+                else:
+                    spec = injects.custom(data.get("custom"), game.next_inject, date, game.powers, game.states,
+                                          game.style.name)
+                game.inject(spec)
+            elif action == "message":
+                room.message(data.get("text"))
+            elif action == "deadline":
+                room.set_deadline(data.get("minutes"))
+            elif action == "bot":
+                self._bot(game, data.get("power"), data.get("on"))
+            elif action == "captains":
+                self._captains(game, data)
+            room.changed()
+
+    @staticmethod
+    def _bot(game: Game, power: Any, on: Any) -> None:
+        if power not in game.playable or not isinstance(on, bool):
+            raise InputError(f"bot: a power ({', '.join(game.playable)}) and on: true or false", key="power")
+        if on:
+            game.bots.add(power)
+        else:
+            game.bots.discard(power)
+
+    @staticmethod
+    def _captains(game: Game, data: dict[str, Any]) -> None:
+        if "on" in data:
+            if not isinstance(data["on"], bool):
+                raise InputError("captains: on: true or false", key="on")
+            game.captains = data["on"]
+        seat = game.seats.get(data.get("seat")) if isinstance(data.get("seat"), str) else None
+        if data.get("seat") is not None:
+            if seat is None:
+                raise InputError(f"no seat {str(data.get('seat'))[:20]!r} in this room", key="seat")
+            game.captain[seat.power] = seat.id
+
     # -- students ------------------------------------------------------------------------------------------
     def _count_write(self, room: Room, now: float) -> None:
         with self.lock:
@@ -451,6 +599,8 @@ class Registry:
             self._count_write(room, time.time())
             if seat.id not in room.game.seats:
                 raise Denied(401, "your seat was removed by the teacher")
+            if room.paused:
+                raise InputError("the teacher has paused the game: wait until it carries on", key="turn")
             room.game.submit(seat, data.get("turn"), data.get("allocation"))
             room.changed(seat)
         if room.due(time.time()):
@@ -474,6 +624,11 @@ class Registry:
 
 
 # -- HTTP ------------------------------------------------------------------------------------------------------
+def _without_map(report: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A turn's report without its map (the pages show the current map beside it)."""
+    return None if report is None else {k: v for k, v in report.items() if k != "map"}
+
+
 def _json(data: Any, status: int = 200) -> JSONResponse:
     return SafeJSON(data, status_code=status, headers={"Cache-Control": "no-store"})
 
@@ -520,7 +675,7 @@ def create_app(scenario: Path, save_dir: Path, teacher_key: str | None = None, m
         registry.check_teacher(request.headers.get("x-teacher-key"))
         default = registry.scenario.stem
         return _json({"default": default, "scenarios": list(registry.scenarios()), "timers": list(TIMER_CHOICES),
-                      "games": registry.saved_games(), "max_seats": MAX_SEATS})
+                      "games": registry.saved_games(), "max_seats": MAX_SEATS, "library": injects.library_events()})
 
     async def create_room(request: Request) -> Response:
         registry.check_teacher(request.headers.get("x-teacher-key"))
@@ -551,6 +706,13 @@ def create_app(scenario: Path, save_dir: Path, teacher_key: str | None = None, m
         elif action == "save":
             path = await run_in_threadpool(room.game.save)
             return _json({"path": str(path)})
+        elif action in ("pause", "inject", "message", "deadline", "bot", "captains"):
+            await run_in_threadpool(registry.teacher_do, room, action, data)
+        elif action == "debrief":
+            found = await run_in_threadpool(room.debrief)
+            if found is None:
+                raise InputError("play at least one turn before the debrief", key="debrief")
+            return _json(found)
         else:
             raise Denied(404, "unknown action")
         return _json({"version": room.version})

@@ -111,7 +111,12 @@ function leadersTable(view) {
   ].concat(s.powers.map((p) => el("td", { class: "num", text: percent(p.share) })))));
   const table = el("table", {}, [el("caption", { class: "visually-hidden", text: "Composite influence shares by state" }),
     el("thead", {}, [head]), el("tbody", {}, rows)]);
-  return el("details", {}, [el("summary", { text: "The map as a table" }), table]);
+  return el("details", {}, [el("summary", { text: "The map as a table" }), scroller("The map as a table", table)]);
+}
+
+/* A wide table in a box that scrolls sideways on a phone (focusable, so a keyboard can scroll it too). */
+function scroller(label, child) {
+  return el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": label }, [child]);
 }
 
 /* Regional share of composite influence per power, quarter by quarter, over the whole period. */
@@ -182,4 +187,76 @@ function countdown(seconds) {
   return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
 }
 
-window.Classroom = { el, svgEl, api, percent, number, swatch, legend, drawMap, drawShares, eventList, countdown };
+/* What a turn did (server: explain.turn_report): who gained and lost, the events, each state and why. */
+function reportBlock(report) {
+  if (!report) return el("p", { class: "muted", text: "No turn has been played yet." });
+  const events = report.events.length ? el("ul", {}, report.events.map((e) => el("li", {
+    text: (e.number ? "(" + e.number + ") " : "") + e.quarter + ": " + e.title +
+      (e.kind === "random" ? " (random)" : "") }))) : el("p", { class: "muted", text: "No event this turn." });
+  /* one line per state; its reasons open on demand (open at once where the leader changed) */
+  const states = el("ul", { class: "reasons" }, report.states.map((s) => el("li", {}, [
+    el("details", s.switched ? { open: "open" } : {}, [el("summary", { text: s.headline +
+      (s.reasons.length ? " Why?" : "") }), el("ul", {}, s.reasons.map((r) => el("li", { text: r })))]),
+  ])));
+  return el("div", {}, [
+    el("p", { class: "big", text: "Turn " + report.turn + " (" + report.label + "): " + report.headline + "." }),
+    el("h3", { text: "Events" }), events,
+    el("h3", { text: "Each state, and why it changed" }), states,
+  ]);
+}
+
+function budgetBlock(budget) {
+  if (!budget || !budget.length) return el("p", { class: "muted", text: "" });
+  return el("ul", {}, budget.map((b) => el("li", { text: b.sentence })));
+}
+
+function messagesBlock(view) {
+  const items = (view.messages || []).slice(-5).reverse();
+  return items.length ? el("ul", {}, items.map((m) => el("li", { text: m.at + ": " + m.text })))
+    : el("p", { class: "muted", text: "No message from the teacher." });
+}
+
+/* The debrief (server: debrief.debrief): the class against the baseline plan, teams, turning points, questions. */
+function debriefBlock(d) {
+  if (!d) return el("p", { class: "muted", text: "" });
+  const head = el("tr", {}, ["Power", "Class's game", "Baseline plan", "Difference (points)"].map((t) =>
+    el("th", { scope: "col", text: t })));
+  const rows = d.comparison.map((r) => el("tr", {}, [el("th", { scope: "row", text: r.name }),
+    el("td", { class: "num", text: percent(r.game) }), el("td", { class: "num", text: percent(r.baseline_plan) }),
+    el("td", { class: "num", text: (r.difference >= 0 ? "+" : "") + (100 * r.difference).toFixed(1) })]));
+  return el("div", {}, [
+    el("p", { class: "big", text: d.headline }),
+    scroller("Regional share at the end", el("table", {}, [el("caption", { text: "Regional share at the end" }),
+      el("thead", {}, [head]), el("tbody", {}, rows)])),
+    el("h3", { text: "What each team did" }),
+    el("ul", {}, d.teams.map((t) => el("li", {}, [el("strong", { text: t.name }), el("ul", {}, t.turns.map((x) =>
+      el("li", { text: "Turn " + x.turn + " (" + x.label + "), " + x.who + ": " + x.sent })))]))),
+    el("h3", { text: "Turning points" }),
+    el("ul", {}, (d.turning_points.length ? d.turning_points : ["none"]).map((x) => el("li", { text: x }))),
+    el("h3", { text: "Questions for the discussion" }),
+    el("ol", {}, d.questions.map((x) => el("li", { text: x }))),
+  ]);
+}
+
+/* Replay a finished game turn by turn: that turn's map and report. */
+function replayBlock(container, view) {
+  const turns = view.replay || [];
+  if (!turns.length) { container.replaceChildren(); return; }
+  let k = Number(container.dataset.turn || turns.length - 1);
+  k = Math.min(Math.max(k, 0), turns.length - 1);
+  container.dataset.turn = String(k);
+  const turn = turns[k];
+  const prev = el("button", { type: "button", class: "secondary", text: "Previous turn" });
+  const next = el("button", { type: "button", class: "secondary", text: "Next turn" });
+  prev.disabled = k === 0;
+  next.disabled = k === turns.length - 1;
+  prev.addEventListener("click", () => { container.dataset.turn = String(k - 1); replayBlock(container, view); });
+  next.addEventListener("click", () => { container.dataset.turn = String(k + 1); replayBlock(container, view); });
+  const map = el("div", { id: container.id + "-map" });
+  container.replaceChildren(el("p", { "aria-live": "polite", text: "Turn " + turn.turn + " of " + turns.length +
+    " (" + turn.label + ")" }), el("div", {}, [prev, next]), map, reportBlock(turn));
+  drawMap(map, Object.assign({}, view, { states: turn.map }), "Map after turn " + turn.turn + ", " + turn.quarter);
+}
+
+window.Classroom = { el, svgEl, api, percent, number, swatch, legend, drawMap, drawShares, eventList, countdown,
+  reportBlock, budgetBlock, messagesBlock, debriefBlock, replayBlock, scroller };

@@ -116,7 +116,18 @@
     const me = view.powers.find((p) => p.id === seat.power);
     badge.style.background = seat.color;
     badge.style.color = me ? me.text : "#000000";
-    $("team").textContent = "Your team: " + seat.team.join(", ") + ". The team's allocation is the average of yours.";
+    $("team").textContent = "Your team: " + seat.team.join(", ") + ". " + (seat.captain ? (seat.is_captain ?
+      "You are the captain: your plan is the team's." : "Your captain is " + seat.captain +
+      ": the captain's plan is the team's.") : "The team's allocation is the average of yours.");
+    $("paused-banner").hidden = !view.paused;
+    $("messages").replaceChildren(C.messagesBlock(view));
+    $("report").replaceChildren(C.reportBlock(view.report));
+    $("budget").replaceChildren(C.budgetBlock(view.budget));
+    $("debrief-panel").hidden = !view.debrief;
+    if (view.debrief) {
+      $("debrief").replaceChildren(C.debriefBlock(view.debrief));
+      C.replayBlock($("replay"), view);
+    }
     $("rejoin-shown").textContent = seat.rejoin;
     if (view.status === "over") {
       $("turn-text").textContent = "The game is over. Thank you for playing!";
@@ -127,7 +138,7 @@
       $("status").textContent = seat.submitted ? "Submitted. Waiting for the others (" + view.submitted + " of " +
         view.students + "); you can still change it." : "Not submitted yet for this turn.";
       if (formTurn !== view.turn.number) buildForm(view);
-      setFormEnabled(true);
+      setFormEnabled(!view.paused);
     }
     renderInfluence(view);
     C.drawMap($("map"), view, "Map of the five states coloured by the leading power, " + view.quarter);
@@ -147,13 +158,14 @@
       view.channels.map((c) => C.el("th", { scope: "col", class: "num", text: c + " (" + UNITS[c] + ")" })))));
     const states = Object.keys(view.allocation);
     $("alloc-body").replaceChildren(...states.map((s) => C.el("tr", {}, [C.el("th", { scope: "row",
-      text: view.state_names[s] })].concat(view.channels.map((c) => C.el("td", { class: "num" }, [
+      text: view.state_names[s] })].concat(view.channels.map((c) => C.el("td", { class: "num", "data-label": c + " (" + UNITS[c] + ")" }, [
       C.el("input", { type: "number", min: "0", step: "any", inputmode: "decimal", "data-state": s,
         "data-channel": c, id: "a-" + s + "-" + c, value: String(view.allocation[s][c]),
         "aria-label": view.state_names[s] + ", " + c + " in " + UNITS[c] }),
     ]))))));
     $("alloc-foot").replaceChildren(C.el("tr", {}, [C.el("th", { scope: "row", text: "Allocated of budget" })].concat(
-      view.channels.map((c) => C.el("td", { class: "num", id: "total-" + c, "aria-live": "polite" }))))); 
+      view.channels.map((c) => C.el("td", { class: "num", id: "total-" + c, "data-label": c,
+        "aria-live": "polite" })))));
     updateTotals();
   }
 

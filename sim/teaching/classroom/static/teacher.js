@@ -30,6 +30,8 @@
       fillTimers($("timer"), config.timers, 0);
       fillTimers($("next-timer"), config.timers, 0);
       $("resume").append(...config.games.map((g) => C.el("option", { value: g, text: g })));
+      $("library-event").replaceChildren(...config.library.map((e) => C.el("option", { value: e.key,
+        text: e.title + " (" + e.scenario + ")" })));
       if (room) showRoom(); else $("setup").hidden = false;
     } catch (err) {
       $("key-error").textContent = err.message + ". Open the teacher's address that `sim classroom` printed.";
@@ -93,6 +95,23 @@
     }));
   }
   $("locked").addEventListener("change", () => action("settings", { locked: $("locked").checked }));
+  $("pause").addEventListener("click", () => action("pause", { paused: !(lastView && lastView.paused) }));
+  $("set-deadline").addEventListener("click", () => action("deadline",
+    { minutes: Number($("deadline-minutes").value) || 0 }));
+  $("send-message").addEventListener("click", async () => {
+    if (await action("message", { text: $("message-text").value })) $("message-text").value = "";
+  });
+  async function inject(body) {
+    $("inject-status").textContent = "";
+    if (await action("inject", body)) $("inject-status").textContent = "Added to this turn.";
+  }
+  $("inject-library").addEventListener("click", () => inject({ library: $("library-event").value }));
+  $("inject-custom").addEventListener("click", () => inject({ custom: {
+    kind: $("custom-kind").value, power: $("custom-power").value, channel: $("custom-channel").value,
+    state: $("custom-state").value, states: [$("custom-state").value, $("custom-other").value],
+    value: Number($("custom-value").value), quarters: parseInt($("custom-quarters").value, 10) || 0,
+    title: $("custom-title").value } }));
+  $("captains").addEventListener("change", () => action("captains", { on: $("captains").checked }));
 
   let polling = false;
   async function poll() {
@@ -140,9 +159,68 @@
     $("map-title").textContent = "Who leads each state (" + view.quarter + ")";
     C.drawShares($("shares"), view);
     $("events").replaceChildren(C.eventList(view));
+    renderTools(view);
+    $("plans").replaceChildren(...(view.plans.length ? view.plans.map(planTable) :
+      [C.el("p", { class: "muted", text: "No team yet: the model plays every power." })]));
+    $("report").replaceChildren(C.reportBlock(view.report));
+    $("debrief-panel").hidden = !view.debrief;
+    if (view.debrief) {
+      $("debrief").replaceChildren(C.debriefBlock(view.debrief));
+      $("debrief-path").textContent = view.debrief_report ? "The debrief report is saved as " + view.debrief_report : "";
+      C.replayBlock($("replay"), view);
+    }
     $("random").replaceChildren(...(view.timeline.random.length ? view.timeline.random.map((e) =>
       C.el("li", { text: e.quarter + ": " + e.title })) : [C.el("li", { class: "muted", text: "none" })]));
     tickTimer();
+  }
+
+  function fillSelect(select, options) {
+    if (select.options.length === options.length) return;
+    select.replaceChildren(...options.map((o) => C.el("option", { value: o.id, text: o.name })));
+  }
+
+  function renderTools(view) {
+    $("paused-banner").hidden = !view.paused;
+    $("pause").textContent = view.paused ? "Carry on" : "Pause the game";
+    $("deadline-text").textContent = view.deadline ? "This turn runs at " +
+      new Date(view.deadline * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) + "." : "";
+    $("messages").replaceChildren(C.messagesBlock(view));
+    fillSelect($("custom-power"), view.powers);
+    fillSelect($("custom-state"), view.states);
+    fillSelect($("custom-other"), view.states);
+    if (document.activeElement !== $("captains")) $("captains").checked = view.settings.captains;
+    const empty = view.powers.filter((p) => p.playable && !p.students);
+    $("bots").replaceChildren(...(empty.length ? empty.map((p) => {
+      const box = C.el("input", Object.assign({ type: "checkbox", id: "bot-" + p.id },
+        view.bots.includes(p.id) ? { checked: "checked" } : {}));
+      box.addEventListener("change", () => action("bot", { power: p.id, on: box.checked }));
+      return C.el("p", {}, [C.el("label", { class: "inline", for: "bot-" + p.id }, [box,
+        "A bot plays " + p.name + " (defends where it leads, contests where it is close)"])]);
+    }) : [C.el("p", { class: "muted", text: "Every team has students." })]));
+    const teams = view.powers.filter((p) => p.students);
+    $("captain-choice").replaceChildren(...(view.settings.captains ? teams.map((p) => {
+      const select = C.el("select", { id: "captain-" + p.id }, view.seats.filter((s) => s.power === p.id).map((s) =>
+        C.el("option", { value: s.id, text: s.name })));
+      const plan = view.plans.find((x) => x.power === p.id);
+      const current = view.seats.find((s) => plan && s.name === plan.captain && s.power === p.id);
+      if (current) select.value = current.id;
+      select.addEventListener("change", () => action("captains", { seat: select.value }));
+      return C.el("div", {}, [C.el("label", { for: "captain-" + p.id, text: p.name + "'s captain" }), select]);
+    }) : []));
+  }
+
+  function planTable(plan) {
+    const channels = Object.keys(plan.limits);
+    const who = plan.bot ? "played by the bot" : (plan.captain ? "captain " + plan.captain + "; " : "") +
+      plan.submitted + " of " + plan.members + " submitted, " + plan.counted + " counted";
+    const head = C.el("tr", {}, [C.el("th", { scope: "col", text: "State" })].concat(channels.map((c) =>
+      C.el("th", { scope: "col", class: "num", text: c }))));
+    const rows = plan.states.map((r) => C.el("tr", {}, [C.el("th", { scope: "row", text: r.state })].concat(
+      channels.map((c) => C.el("td", { class: "num", text: C.number(r[c]) })))));
+    const total = C.el("tr", {}, [C.el("th", { scope: "row", text: "Budget" })].concat(channels.map((c) =>
+      C.el("td", { class: "num", text: C.number(plan.limits[c]) }))));
+    return C.scroller(plan.name + "'s plan", C.el("table", {}, [C.el("caption", { text: plan.name + " (" + who + ")" }),
+      C.el("thead", {}, [head]), C.el("tbody", {}, rows), C.el("tfoot", {}, [total])]));
   }
 
   function syncSettings(settings) {
@@ -165,7 +243,7 @@
     ])));
     $("teams").replaceChildren(...view.powers.filter((p) => p.playable).map((p) =>
       C.el("li", {}, [C.swatch(p.color), p.name + ": " + (p.students ? p.students + " student" +
-        (p.students === 1 ? "" : "s") : "played by the model")])));
+        (p.students === 1 ? "" : "s") : (view.bots.includes(p.id) ? "played by the bot" : "played by the model"))])));
   }
 
   function removeButton(seat) {
