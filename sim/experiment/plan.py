@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from sim.experiment.runner import recorded_channels, recorded_steps, replication_seeds
+from sim.experiment.tidy import OUTPUT_CHANNELS
 from sim.scenario.load import Scenario
 
 
@@ -99,7 +100,7 @@ def batch_chunks(scenario: Scenario, tasks: list[RunTask]) -> list[list[RunTask]
         return []
     powers = len(scenario.parameters.children("powers"))
     states = len(scenario.parameters.children("states"))
-    channels = len(recorded_channels(scenario) or ("aid", "drills", "security", "composite"))
+    channels = len(recorded_channels(scenario) or OUTPUT_CHANNELS)
     rows = len(recorded_steps(scenario)) * powers * (states + 1) * channels
     size = max(16, min(BATCH_RUNS, BATCH_ROWS // rows, max(BATCH_MIN_RUNS, math.ceil(len(tasks) / BATCH_CHUNKS))))
     return _slices(tasks, size)

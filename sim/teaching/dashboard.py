@@ -257,17 +257,16 @@ def MapTab(model: DashboardModel, step: int) -> None:
 
 
 def breakdown_html(row: dict[str, Any], quarter: str) -> str:
-    """A state's channels as a table: per power aid, drills, security, composite influence and share."""
-    rows = [[p["name"], f"{p['channels']['aid']:.3f}", f"{p['channels']['drills']:.3f}",
-             f"{p['channels']['security']:.3f}", f"{p['composite']:.3f}", f"{p['share']:.0%}"]
+    """A state's channels as a table: per power each channel (aid, drills, security), composite influence and share."""
+    rows = [[p["name"], *(f"{p['channels'][c]:.3f}" for c in CHANNELS), f"{p['composite']:.3f}", f"{p['share']:.0%}"]
             for p in sorted(row["powers"], key=lambda p: -p["composite"])]
     strongest = {c: max(row["powers"], key=lambda p, c=c: p["channels"][c])["name"] for c in CHANNELS}
     import html
 
     return (f"<h2>{html.escape(row['name'])}: {html.escape(row['leader_name'])} leads ({html.escape(quarter)})</h2>"
-            + widgets.html_table(["Power", "aid", "drills", "security", "composite", "share"], rows,
+            + widgets.html_table(["Power", *CHANNELS, "composite", "share"], rows,
                                  "Influence by channel (index 0-1), composite influence and its share",
-                                 numeric={1, 2, 3, 4, 5})
+                                 numeric=set(range(1, len(CHANNELS) + 3)))
             + "<p>Strongest by channel: " + html.escape("; ".join(f"{c}: {n}" for c, n in strongest.items())) + ".</p>")
 
 

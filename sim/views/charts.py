@@ -25,6 +25,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MultipleLocator
 
 from sim.model.calendar import format_quarter, parse_quarter, quarter_to_year
+from sim.model.mechanisms import CHANNELS
 
 #: Okabe-Ito colour-blind-safe palette, used for powers without a colour of their own.
 PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000")
@@ -319,7 +320,7 @@ def channel_breakdown(table: pd.DataFrame, style: ChartStyle, quarter: str | Non
 
         raise InputError(f"no results recorded for {quarter} (recorded: {min(recorded, key=parse_quarter)} to "
                          f"{max(recorded, key=parse_quarter)})", key="--quarter")
-    channels = ["aid", "drills", "security"]
+    channels = list(CHANNELS)
     sub = table[(table["quarter"].astype(str) == quarter) & table["channel"].isin(channels)]
     mean = sub.groupby(["channel", "state", "power"], observed=True)["influence"].mean()
     powers = _labels(table["power"])

@@ -30,8 +30,8 @@ from sim.model import mechanisms as mech
 from sim.model.calendar import format_quarter
 from sim.model.mechanisms import CHANNELS
 
-#: The units students read a channel's budget in.
-UNITS = {"aid": "USD m", "drills": "personnel", "security": "personnel"}
+#: The units students read a channel's budget in (declared with the channel, mechanisms.CHANNEL_TABLE).
+UNITS = {c.name: c.unit for c in mech.CHANNEL_TABLE}
 #: A share change smaller than this (in points) is not worth a sentence.
 NOTABLE_POINTS = 1.0
 #: An openness term below this is worth a sentence (a state declines at least 3% of an offer).
