@@ -32,7 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 
 #: Circles that only type hints close (``if TYPE_CHECKING:``), kept until their owners untie them: the report
 #: types its argument with the class of the module that calls it (issue 17, item 5). No other may appear.
-TYPE_ONLY = {("sim.analysis.abc_report", "sim.analysis.abc"), ("sim.model.provenance", "sim.model.parameters")}
+TYPE_ONLY = {("sim.analysis.abc_report", "sim.analysis.abc")}
 
 
 @cache

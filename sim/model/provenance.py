@@ -19,12 +19,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from sim.errors import InputError
-
-if TYPE_CHECKING:  # parameters.py imports this module; the types are only for hints
-    from sim.model.parameters import Parameter
 
 #: Years a source may be dated (a plausible window: older treaties to far projections).
 YEAR_RANGE = (1800, 2100)
@@ -41,6 +38,17 @@ class DatedSource(NamedTuple):
 
     def __str__(self) -> str:
         return f"{self.name} {self.year}"
+
+
+class Cited(Protocol):
+    """What this module reads of a parameter (:class:`sim.model.parameters.Parameter`, which imports this module)."""
+
+    path: str
+    source: str | None
+    as_of: tuple[DatedSource, ...]
+    calibrated: str | None
+    file: str | None
+    line: int | None
 
 
 def parse_as_of(raw: Any, text: str) -> tuple[DatedSource, ...]:
@@ -81,12 +89,12 @@ def years_in(text: str) -> list[int]:
     return list(dict.fromkeys(int(y) for y in _YEAR_IN_TEXT.findall(text)))
 
 
-def is_undated(p: Parameter) -> bool:
+def is_undated(p: Cited) -> bool:
     """A parameter citing a source without saying when the source is dated."""
     return bool(p.source) and not p.as_of
 
 
-def require_dated(params: Iterable[Parameter]) -> None:
+def require_dated(params: Iterable[Cited]) -> None:
     """The registry check: every cited source has a year. Raises for the first one that has none.
 
     Not run when a file is loaded (a teacher's scenario may cite a source without its year); the
@@ -111,12 +119,12 @@ def check_year(year: int, option: str = "year") -> int:
     return year
 
 
-def first_informed(p: Parameter) -> int | None:
+def first_informed(p: Cited) -> int | None:
     """The earliest year a dated source informs the documented value (None for undated ones)."""
     return min((s.year for s in p.as_of), default=None)
 
 
-def informed_only_after(params: Iterable[Parameter], year: int) -> list[Parameter]:
+def informed_only_after(params: Iterable[Cited], year: int) -> list[Cited]:
     """Parameters whose documented value rests only on sources dated after ``year``.
 
     A strict as-of-``year`` calibration must not use these documented values (as prior centres
@@ -127,7 +135,7 @@ def informed_only_after(params: Iterable[Parameter], year: int) -> list[Paramete
     return [p for p in params if (first := first_informed(p)) is not None and first > year]
 
 
-def status(p: Parameter, year: int) -> str:
+def status(p: Cited, year: int) -> str:
     """One word for the as-of listing: ``by-YEAR``, ``AFTER-YEAR``, ``assumption`` or ``UNDATED``."""
     first = first_informed(p)
     if first is not None:
@@ -135,14 +143,14 @@ def status(p: Parameter, year: int) -> str:
     return "UNDATED" if p.source else "assumption"
 
 
-def sources_label(p: Parameter) -> str:
+def sources_label(p: Cited) -> str:
     """The dated sources of a parameter as one line: ``CACI Analyst 2019; FT 2023``."""
     if p.as_of:
         return "; ".join(map(str, p.as_of))
     return "(no year given)" if p.source else "-"
 
 
-def as_of_table(params: Iterable[Parameter], year: int) -> str:
+def as_of_table(params: Iterable[Cited], year: int) -> str:
     """``sim params --as-of YEAR``: each parameter, its dated sources and whether it was knowable in YEAR."""
     chosen = list(params)
     rows = [("name", "as of " + str(year), "fitted", "dated sources")]
