@@ -30,9 +30,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("sim.api", "sim.cli", "sim.first_run", "sim.__main__"),
 )
 
-#: Circles that only type hints close (``if TYPE_CHECKING:``), kept until their owners untie them: the report
-#: types its argument with the class of the module that calls it (issue 17, item 5). No other may appear.
-TYPE_ONLY = {("sim.analysis.abc_report", "sim.analysis.abc")}
+#: Circles that only type hints close (``if TYPE_CHECKING:``) that are tolerated: none since issue 17 (the last two,
+#: abc <-> abc_report and parameters <-> provenance, were untied by a result module and a Protocol).
+TYPE_ONLY: set[tuple[str, str]] = set()
 
 
 @cache

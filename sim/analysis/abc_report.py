@@ -22,7 +22,7 @@ from sim.analysis.report import CSS, png
 from sim.views.charts import ChartStyle, _footer, style_for
 
 if TYPE_CHECKING:
-    from sim.analysis.abc import AbcCalibration
+    from sim.analysis.abc_result import AbcCalibration
     from sim.analysis.targets import Target
 
 STATUS = {"complete": "complete", "budget": "stopped at the evaluation budget",
