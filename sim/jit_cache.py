@@ -55,6 +55,12 @@ def cache_folder() -> Path:
 
 
 def is_built() -> bool:
-    """Whether the cache folder holds the machine code of every entry point (numba's ``.nbi`` index files)."""
-    folder = cache_folder()
-    return all(any(folder.glob(f"*/{name}-*.nbi")) for name in ENTRY_POINTS)
+    """Whether the cache folder holds the machine code of every entry point for this checkout.
+
+    numba keeps a source folder's code in a subfolder named after the folder and a hash of its
+    path (``model_<sha1>``, ``numba.core.caching``), so another checkout of the same sources on
+    the machine does not count; its index files (``.nbi``) name each function.
+    """
+    source = str((Path(__file__).parent / "model").resolve())
+    folder = cache_folder() / f"model_{hashlib.sha1(source.encode()).hexdigest()}"
+    return all(any(folder.glob(f"{name}-*.nbi")) for name in ENTRY_POINTS)

@@ -7,13 +7,31 @@ from pathlib import Path
 
 import pytest
 
+from sim.model.parameters import ParameterSet, default_parameters
+from sim.scenario.load import Scenario, load_scenario
+
 # The `sim` processes the tests start use the compiled model as before, and start no background build that would
 # compete for the cores (tests/test_first_run.py tests the first run's plain-Python path with its own settings).
 os.environ.setdefault("SIM_FIRST_RUN", "compile")
 os.environ.setdefault("SIM_BUILD_IN_BACKGROUND", "0")
 
-from sim.model.parameters import ParameterSet, default_parameters
-from sim.scenario.load import Scenario, load_scenario
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Compile the model once, before pytest-xdist starts its workers, where this checkout has no compiled code.
+
+    Otherwise every worker compiles the same functions at once on a fresh machine (CI): minutes of
+    both cores spent twice. The workers then load the code from the cache. Not in a worker, and not
+    with the compiler off.
+    """
+    if hasattr(config, "workerinput") or os.environ.get("NUMBA_DISABLE_JIT", "0") != "0":
+        return
+    from sim.jit_cache import is_built
+
+    if not is_built():
+        from sim.first_run import build
+
+        build()
+
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
