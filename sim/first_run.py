@@ -107,12 +107,13 @@ def start_background_build() -> bool:
     return True
 
 
-def build(lock: Path | None = None) -> None:
+def build(lock: Path | None = None, engines: tuple[str, ...] = ("batched", "agents")) -> None:
     """Compile and cache everything a run calls: the batched engine, the Mesa model's step, the tables.
 
-    Runs the baseline briefly (two replications of four steps on each engine, into a folder
-    deleted afterwards), which compiles every function on the paths a run takes; numba stores
-    each as it is compiled.
+    Runs the baseline briefly (two replications of four steps on each engine, no charts, into a
+    folder deleted afterwards), which compiles every function on the paths a run takes; numba
+    stores each as it is compiled. ``engines`` chooses the paths, so two processes can build the
+    two at once (:func:`build_in_parallel`).
     """
     with contextlib.suppress(OSError, AttributeError):
         os.nice(19)  # the interpreted run that started it comes first
@@ -124,9 +125,11 @@ def build(lock: Path | None = None) -> None:
         from sim.scenario.library import resolve_scenario
         from sim.scenario.load import load_scenario
 
-        scenario = replace(load_scenario(resolve_scenario("baseline")), replications=2, steps=4)
+        scenario = load_scenario(resolve_scenario("baseline"))
+        outputs = scenario.outputs.model_copy(update={"charts": []})
+        scenario = replace(scenario, replications=2, steps=4, outputs=outputs)
         with tempfile.TemporaryDirectory(prefix="sim-build-") as folder:
-            for engine in ("batched", "agents"):
+            for engine in engines:
                 run_experiment(scenario, results=Path(folder) / engine, executor="serial", workers=1,
                                progress=False, engine=engine)
     finally:
@@ -135,5 +138,19 @@ def build(lock: Path | None = None) -> None:
                 lock.unlink()
 
 
+def build_in_parallel() -> None:
+    """:func:`build`, the batched engine's path and the Mesa model's in two processes at once (both cores)."""
+    children = [subprocess.Popen([sys.executable, "-m", "sim.first_run", "--engine", engine])
+                for engine in ("batched", "agents")]
+    for child in children:
+        child.wait()
+
+
 if __name__ == "__main__":
-    build(Path(sys.argv[1]) if len(sys.argv) > 1 else None)
+    import argparse
+
+    parser = argparse.ArgumentParser(description="build the compiled model's cache (sim.first_run)")
+    parser.add_argument("lock", nargs="?", type=Path, help="a lock file to remove when done")
+    parser.add_argument("--engine", choices=("batched", "agents"), action="append", help="only this path")
+    args = parser.parse_args()
+    build(args.lock, tuple(args.engine or ("batched", "agents")))

@@ -20,17 +20,18 @@ def pytest_configure(config: pytest.Config) -> None:
     """Compile the model once, before pytest-xdist starts its workers, where this checkout has no compiled code.
 
     Otherwise every worker compiles the same functions at once on a fresh machine (CI): minutes of
-    both cores spent twice. The workers then load the code from the cache. Not in a worker, and not
-    with the compiler off.
+    both cores spent twice. Here the batched engine's path and the Mesa model's compile side by side,
+    once; the workers then load the code from the cache. Not in a worker, and not with the compiler
+    off.
     """
     if hasattr(config, "workerinput") or os.environ.get("NUMBA_DISABLE_JIT", "0") != "0":
         return
     from sim.jit_cache import is_built
 
     if not is_built():
-        from sim.first_run import build
+        from sim.first_run import build_in_parallel
 
-        build()
+        build_in_parallel()
 
 
 ROOT = Path(__file__).resolve().parents[1]
