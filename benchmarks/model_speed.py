@@ -31,6 +31,7 @@ import numpy as np
 from sim.experiment.runner import build_model, replication_seeds, run_replication
 from sim.experiment.tidy import model_table
 from sim.model import step as phases
+from sim.model.influence_model import HISTORIES
 from sim.model.world import World
 from sim.scenario.load import load_scenario
 
@@ -110,8 +111,7 @@ def main() -> None:
     for _ in range(5):
         model = build_model(scenario, 1)
         model.scheduler.events = []  # steady state: no events, same arithmetic as the bare loop
-        for name in ("influence_history", "composite_history", "threat_history", "demand_history", "rest_history",
-                     "delivered_history", "arms_choice_history", "protest_history", "clash_history"):
+        for name in HISTORIES:
             history = getattr(model, name)
             setattr(model, name, np.zeros((n_steps + 1, *history.shape[1:]), dtype=history.dtype))
         t = time.perf_counter()

@@ -88,7 +88,7 @@ def replay(scenario: Scenario, overrides: Mapping[str, Any] | None = None) -> Po
     for t in range(scenario.steps):
         first = scenario.start + t * k
         fired = scheduler.fire(t + 1, first, first + k, world)
-        rises.append([(state, amount) for states, amount in fired.rises for state in states])
+        rises.append(fired.tension_rises())
         if fired.changed:
             world = build_world(params)
             worlds.append(world)

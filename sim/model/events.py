@@ -151,6 +151,10 @@ class FiredEvents:
     changed: bool  # a parameter changed: the world must be rebuilt
     rises: list[tuple[list[int], float]]  # border tension rises: (state indices, amount), in firing order
 
+    def tension_rises(self) -> list[tuple[int, float]]:
+        """The rises state by state, in firing order: (state, amount) pairs, as the step applies them."""
+        return [(state, amount) for states, amount in self.rises for state in states]
+
 
 class EventScheduler:
     """Fires a run's dated events step by step: parameter changes and their reverts, actions, clashes.

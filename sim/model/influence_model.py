@@ -47,6 +47,9 @@ DEFAULT_STEPS = 48
 InitialState = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 _NO_RISES = (np.zeros(0, dtype=np.int64), np.zeros(0), 0, 0)
+#: The model's recorded histories, in the order of :class:`sim.model.step.Records`'s fields.
+HISTORIES = ("influence_history", "composite_history", "rest_history", "threat_history", "demand_history",
+             "protest_history", "clash_history", "delivered_history", "arms_choice_history")
 
 
 def _split128(value: int) -> list[int]:
@@ -195,9 +198,7 @@ class InfluenceModel(mesa.Model):
     @property
     def records(self) -> phases.Records:
         """The histories as the compiled step writes them (every step kept)."""
-        return phases.Records(self.influence_history, self.composite_history, self.rest_history, self.threat_history,
-                              self.demand_history, self.protest_history, self.clash_history, self.delivered_history,
-                              self.arms_choice_history)
+        return phases.Records(*(getattr(self, name) for name in HISTORIES))
 
     @property
     def receptivity(self) -> np.ndarray:
@@ -214,8 +215,7 @@ class InfluenceModel(mesa.Model):
 
     def _grow_records(self) -> None:
         n = max(1, len(self.influence_history))
-        for name in ("influence_history", "composite_history", "threat_history", "demand_history", "rest_history",
-                     "delivered_history", "arms_choice_history", "protest_history", "clash_history"):
+        for name in HISTORIES:
             history = getattr(self, name)
             setattr(self, name, np.concatenate([history, np.zeros_like(history[:n])]))
 
@@ -238,9 +238,9 @@ class InfluenceModel(mesa.Model):
         fired = self.scheduler.fire(self.steps, first, end, self.world)
         if fired.changed:
             self.world = build_world(self.parameters)
-        states = [state for group, _ in fired.rises for state in group]
-        amounts = [amount for group, amount in fired.rises for _ in group]
-        return np.array(states, dtype=np.int64), np.array(amounts, dtype=np.float64), 0, len(states)
+        rises = fired.tension_rises()
+        return (np.array([state for state, _ in rises], dtype=np.int64),
+                np.array([amount for _, amount in rises], dtype=np.float64), 0, len(rises))
 
 
 def protest_title(world: World, p: int, s: int) -> str:

@@ -91,8 +91,7 @@ def _f(name: str, axes: str, path: str | None = None, doc: str = "", **kw) -> Fi
     return Field(name, axes, path, doc=doc, **kw)
 
 
-_SIZE, _CONSTANTS, _CHOICES, _RULES, _STATES = ("_state_arrays", "_mechanism_constants", "_choice_arrays",
-                                                "_reaction_rules", "_state_arrays")
+_CONSTANTS, _CHOICES, _RULES, _STATES = "_mechanism_constants", "_choice_arrays", "_reaction_rules", "_state_arrays"
 FIELDS: tuple[Field, ...] = (
     # powers
     _f("budget", "P,C", "powers.{power}.budget.{channel}", "channel units per quarter"),

@@ -8,7 +8,7 @@ import pytest
 from sim.errors import InputError
 from sim.model.mechanisms import CHANNEL_TABLE, CHANNELS
 from sim.model.parameters import Parameter, default_parameters
-from sim.model.world import FIELDS, Field, WorldTable, build_world, read_field
+from sim.model.world import AXES, FIELDS, Field, WorldTable, build_world, read_field
 
 
 def _with(params, path: str, value: float):  # type: ignore[no-untyped-def]
@@ -26,7 +26,9 @@ def world():
 def test_the_world_has_every_declared_field_with_its_axes(world):
     lengths = {"P": len(world.powers), "S": len(world.states), "C": len(CHANNELS), "Q": len(world.powers) + 1,
                "B": len(world.border_pairs), "K": len(world.reaction_names), "L": len(world.arms_kernel), "2": 2}
+    assert lengths.keys() == AXES.keys()
     for field in FIELDS:
+        assert set(field.axis_names) <= AXES.keys(), field.name
         value = np.asarray(getattr(world, field.name))
         assert value.shape == tuple(lengths[a] for a in field.axis_names), field.name
 
