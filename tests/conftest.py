@@ -14,6 +14,9 @@ from sim.scenario.load import Scenario, load_scenario
 # compete for the cores (tests/test_first_run.py tests the first run's plain-Python path with its own settings).
 os.environ.setdefault("SIM_FIRST_RUN", "compile")
 os.environ.setdefault("SIM_BUILD_IN_BACKGROUND", "0")
+# The suite's workers use every core already: charts are drawn in the process that asks for them (a drawing
+# process would only compete; tests/views/test_chart_pool.py tests the pool with its own settings).
+os.environ.setdefault("SIM_CHART_WORKERS", "0")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -45,6 +45,7 @@ from sim.experiment.plan import RunTask, plan_runs
 from sim.experiment.store import CSV_ROW_LIMIT, ExperimentStore, now, open_store, point_latest
 from sim.progress import Progress
 from sim.scenario.load import Scenario, load_scenario
+from sim.views.chart_pool import ChartPool, chart_pool
 
 #: What other modules import from here (the entry), beside the experiment's own functions.
 __all__ = ["ENGINES", "ExperimentResult", "Progress", "Redrawn", "RunTask", "StorageFull", "execute_batch",
@@ -183,20 +184,21 @@ def _run(scenario: Scenario, store: ExperimentStore, executor: str, workers: int
     bar = Progress(len(tasks), len(tasks) - len(todo), progress)
     state = Session(bar)
     payload = replace(scenario, sources=[])  # what workers need, without file texts
-    try:
-        # no run left to do: a resume of an experiment killed while its exports were written only writes them
-        if todo and chosen == "batched":
-            chosen = run_batched(payload, store, todo, executor, workers, scheduler, state, engine == "auto")
-            if chosen == "agents":  # auto, and the batched engine cannot run this scenario
-                todo = [t for t in tasks if t.run not in store.finished()]
-        if chosen == "agents" and todo:
-            run_agents(payload, store, todo, executor, workers, scheduler, state)
-    except KeyboardInterrupt:
-        state.interrupted = True
-    finally:
-        bar.close()
-    store.update_manifest(engine=chosen)
-    return _finish(scenario, store, tasks, started, state, chosen)
+    with chart_pool(_draws_charts(scenario)) as pool:  # it starts now, to be ready when the runs are done
+        try:
+            # no run left to do: a resume of an experiment killed while its exports were written only writes them
+            if todo and chosen == "batched":
+                chosen = run_batched(payload, store, todo, executor, workers, scheduler, state, engine == "auto")
+                if chosen == "agents":  # auto, and the batched engine cannot run this scenario
+                    todo = [t for t in tasks if t.run not in store.finished()]
+            if chosen == "agents" and todo:
+                run_agents(payload, store, todo, executor, workers, scheduler, state)
+        except KeyboardInterrupt:
+            state.interrupted = True
+        finally:
+            bar.close()
+        store.update_manifest(engine=chosen)
+        return _finish(scenario, store, tasks, started, state, chosen, pool)
 
 
 def stored_scenario(folder: str | Path) -> Scenario:
@@ -233,18 +235,19 @@ def remake_charts(folder: str | Path, quarter: str | None = None, partial: bool 
     scenario = stored_scenario(folder)
     store = ExperimentStore(folder)
     used, total = store.require_complete("sim charts", scenario.n_runs, partial)
-    return Redrawn(standard_charts(scenario, store.snapshot(), quarter), used, total)
+    with chart_pool(True) as pool:
+        return Redrawn(standard_charts(scenario, store.snapshot(), quarter, pool), used, total)
 
 
 def _finish(scenario: Scenario, store: ExperimentStore, tasks: list[RunTask], started: float, state: Session,
-            engine: str) -> ExperimentResult:
+            engine: str, pool: ChartPool | None = None) -> ExperimentResult:
     store = store.snapshot()  # the workers are done: read the chunk records once
     runs = store.write_runs_table()
     ok = int((runs["status"] == "ok").sum()) if len(runs) else 0
     failed = int((runs["status"] != "ok").sum()) if len(runs) else 0
     complete = ok == len(tasks) > 0
     if not state.interrupted and state.broken is None:
-        _exports(scenario, store)
+        _exports(scenario, store, pool)
     store.update_manifest(status="complete" if complete else "partial", finished=now(), ok_runs=ok,
                           failed_runs=failed, interrupted=state.interrupted, executor_error=state.broken)
     if complete:  # `latest` only ever points at a complete experiment
@@ -253,8 +256,13 @@ def _finish(scenario: Scenario, store: ExperimentStore, tasks: list[RunTask], st
                             time.perf_counter() - started, state.where, state.interrupted, state.broken, engine)
 
 
-def _exports(scenario: Scenario, store: ExperimentStore) -> None:
-    """CSV exports and the standard chart, from the stored parts only."""
+def _draws_charts(scenario: Scenario) -> bool:
+    """Whether the experiment ends with its standard charts (they draw time series: not of a summary record)."""
+    return bool(scenario.outputs.charts) and scenario.outputs.record != "summary"
+
+
+def _exports(scenario: Scenario, store: ExperimentStore, pool: ChartPool | None = None) -> None:
+    """CSV exports and the standard charts (``pool`` shares their drawing), from the stored parts only."""
     files = store.part_files()
     expected_rows = store.ok_rows()
     csv = scenario.outputs.csv
@@ -265,7 +273,7 @@ def _exports(scenario: Scenario, store: ExperimentStore) -> None:
     elif files and csv == "auto":
         store.update_manifest(csv_skipped=f"{expected_rows:,} rows exceed {CSV_ROW_LIMIT:,}; read the Parquet "
                                           "parts or set outputs.csv: always")
-    if files and scenario.outputs.charts and scenario.outputs.record != "summary":  # charts draw time series
+    if files and _draws_charts(scenario):
         from sim.views.standard import standard_charts
 
-        standard_charts(scenario, store)
+        standard_charts(scenario, store, pool=pool)

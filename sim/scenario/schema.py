@@ -26,9 +26,8 @@ from pydantic import (
 
 from sim.model.calendar import parse_quarter
 from sim.model.mechanisms import CHANNELS
+from sim.views import CHART_NAMES  # the standard charts (sim.views.standard draws them)
 
-#: The standard charts an experiment can draw (see sim.views.standard.standard_charts).
-CHART_NAMES = ("overview", "regional-shares", "total-shares", "channels", "dominance", "map", "sweep")
 QUARTER = r"^\s*\d{4}\s*[Qq][1-4]\s*$"
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$"
 

@@ -7,12 +7,14 @@ the primitives and neither imports the other's caller.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from sim.views import CHART_NAMES
 from sim.views.charts import (
     FORMATS,
     ChartStyle,
@@ -30,83 +32,137 @@ from sim.views.map import influence_map
 MAX_OVERVIEW_POINTS = 6
 
 
-def standard_charts(scenario, store, quarter: str | None = None) -> list[Path]:  # type: ignore[no-untyped-def]
+@dataclass(frozen=True)
+class ChartJob:
+    """One chart (or, for ``sweep``, the sweep charts of every power) to draw: a unit of work another process
+    can take (:mod:`sim.views.chart_pool`)."""
+
+    name: str  # a chart of ``outputs.charts``
+    point: int | None  # its design point's index; None for the sweep charts, which span the points
+
+
+def chart_jobs(scenario: Any) -> list[ChartJob]:
+    """The charts an experiment draws, in the order they are listed: each wanted chart of each shown point
+    (all points up to :data:`MAX_OVERVIEW_POINTS`, else the first), then the sweep charts of a multi-point design."""
+    wanted = set(scenario.outputs.charts)
+    points = scenario.design if len(scenario.design) <= MAX_OVERVIEW_POINTS else scenario.design[:1]
+    jobs = [ChartJob(name, point.index) for point in points for name in CHART_NAMES[:-1] if name in wanted]
+    if "sweep" in wanted and len(scenario.design) > 1:
+        jobs.append(ChartJob("sweep", None))
+    return jobs
+
+
+def standard_charts(scenario, store, quarter: str | None = None, pool=None) -> list[Path]:  # type: ignore[no-untyped-def]
     """The standard charts of an experiment, drawn from its stored parts only.
 
     ``quarter`` chooses the quarter of the channel breakdown and the map (default: the last one recorded).
+    ``pool`` (a :class:`sim.views.chart_pool.ChartPool`) draws some of them in other processes at the same time;
+    the files are the same either way.
     """
-    from sim import __version__
-
-    events = store.events()
-    style = style_for(scenario.parameters, events,
-                      f"scenario {scenario.name} | experiment {store.folder.resolve().name} | seed {scenario.seed} | "
-                      f"sim {__version__}")
-    made: list[Path] = []
-    wanted = set(scenario.outputs.charts)
-    points = scenario.design if len(scenario.design) <= MAX_OVERVIEW_POINTS else scenario.design[:1]
-    for point in points:
-        made += _point_charts(scenario, store, point, style, events, wanted, quarter)
-    made += _sweep_charts(scenario, store, style, wanted)
-    return made
+    jobs = chart_jobs(scenario)
+    drawer = ChartDrawer(scenario, store, quarter)
+    made = [drawer.draw(job) for job in jobs] if pool is None or len(jobs) < 2 else pool.share(jobs, drawer)
+    return [path for paths in made for path in paths]
 
 
-def _point_charts(scenario: Any, store: Any, point: Any, style: ChartStyle, events: pd.DataFrame, wanted: set[str],
-                  quarter: str | None) -> list[Path]:
-    """The per-point charts of one design point, from that point's runs only (bands never mix points).
+class ChartDrawer:
+    """Draws an experiment's chart jobs, reading each table it needs from the store once.
 
-    ``scenario``, ``store`` and ``point`` are a Scenario, an ExperimentStore and a DesignPoint; views
-    stay below the scenario and experiment wings, so they are not imported here.
+    ``scenario`` and ``store`` are a Scenario and an ExperimentStore; views stay below the scenario and
+    experiment wings, so they are not imported here. Both are picklable: another process builds its own drawer.
     """
-    import pyarrow.dataset as ds
 
-    table = store.table(filters=ds.field("point") == point.index)
-    if table.empty or not wanted - {"sweep"}:
-        return []
-    runs = set(table["run"].unique())
-    style.events = events[events["run"].isin(runs)] if len(events) else None
-    suffix = "" if len(scenario.design) == 1 else f"-point{point.index}"
-    label = "" if len(scenario.design) == 1 else f" [{point.label}]"
-    reps = table["replication"].nunique()
-    drawers = {
-        "overview": lambda p: influence_over_time(
-            table, style, p, title=f"{scenario.title}{label}: composite influence (mean and 90% band, "
-                                   f"{reps} replications)"),
-        "regional-shares": lambda p: regional_shares(table, style, p, title=f"{scenario.title}{label}: "
-                                                                           "regional shares"),
-        "total-shares": lambda p: regional_shares(table, style, p, basis="total", title=f"{scenario.title}{label}: "
-                                                  "regional shares of the total, the rest of the world included"),
-        "channels": lambda p: channel_breakdown(table, style, quarter=quarter, path=p),
-        "dominance": lambda p: dominance(table, style, p),
-        "map": lambda p: influence_map(table, style, quarter=quarter, path=p),
-    }
-    if "share_of_total" not in table.columns:  # stored before the rest of the world had columns
-        drawers.pop("total-shares")
-    made: list[Path] = []
-    for name, draw in drawers.items():
-        if name in wanted:
-            made += _closed(draw(store.folder / f"{name}{suffix}.png"), store.folder, f"{name}{suffix}")
-    return made
+    def __init__(self, scenario: Any, store: Any, quarter: str | None) -> None:
+        self.scenario, self.store, self.quarter = scenario, store, quarter
+        self._events: pd.DataFrame | None = None
+        self._style: ChartStyle | None = None
+        self._tables: dict[int, pd.DataFrame] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Another process gets what to draw, not the tables read here: it reads its own."""
+        return {"scenario": self.scenario, "store": self.store, "quarter": self.quarter}
 
-def _sweep_charts(scenario: Any, store: Any, style: ChartStyle, wanted: set[str]) -> list[Path]:
-    """One chart per power of its regional composite share against a swept parameter (see :func:`_sweep_axes`)."""
-    import pyarrow.dataset as ds
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["scenario"], state["store"], state["quarter"])  # type: ignore[misc]
 
-    runs = store.runs_table()
-    swept = [c for c in runs.columns if c.startswith("param:")]
-    if not (swept and len(scenario.design) > 1 and "sweep" in wanted):
-        return []
-    final = store.table(filters=(ds.field("channel") == "composite") & (ds.field("state") == "region"))
-    axes = _sweep_axes(runs, swept)
-    if axes is None:
-        return []
-    first, by = axes
-    style.events = None
-    made: list[Path] = []
-    for power in _labels(final["power"]):
-        fig = sweep(final, runs, first, style, power=power, by=by, path=store.folder / f"sweep-{power}.png")
-        made += _closed(fig, store.folder, f"sweep-{power}")
-    return made
+    @property
+    def key(self) -> tuple[str, str | None]:
+        """Which experiment and quarter it draws: a process reuses its drawer (and tables) for the same key."""
+        return str(self.store.folder.resolve()), self.quarter
+
+    @property
+    def events(self) -> pd.DataFrame:
+        if self._events is None:
+            self._events = self.store.events()
+        return self._events
+
+    def style(self, events: pd.DataFrame | None) -> ChartStyle:
+        """The experiment's chart style (colours, names, source line) with the events a chart marks."""
+        if self._style is None:
+            from sim import __version__
+
+            scenario = self.scenario
+            self._style = style_for(scenario.parameters, self.events,
+                                    f"scenario {scenario.name} | experiment {self.store.folder.resolve().name} | "
+                                    f"seed {scenario.seed} | sim {__version__}")
+        return replace(self._style, events=events)
+
+    def table(self, point: int) -> pd.DataFrame:
+        """One design point's rows (bands never mix points); the last point read is kept."""
+        if point not in self._tables:
+            import pyarrow.dataset as ds
+
+            self._tables = {point: self.store.table(filters=ds.field("point") == point)}
+        return self._tables[point]
+
+    def draw(self, job: ChartJob) -> list[Path]:
+        """Draw one job and name the files it wrote (none if there is nothing to draw)."""
+        return self._sweep() if job.point is None else self._point_chart(job.name, job.point)
+
+    def _point_chart(self, name: str, index: int) -> list[Path]:
+        scenario = self.scenario
+        table = self.table(index)
+        if table.empty or (name == "total-shares" and "share_of_total" not in table.columns):
+            return []  # (no share of the total: stored before the rest of the world had columns)
+        events = self.events
+        style = self.style(events[events["run"].isin(set(table["run"].unique()))] if len(events) else None)
+        several = len(scenario.design) > 1
+        suffix = f"-point{index}" if several else ""
+        label = f" [{scenario.design[index].label}]" if several else ""
+        reps = table["replication"].nunique()
+        path = self.store.folder / f"{name}{suffix}.png"
+        if name == "overview":
+            fig = influence_over_time(table, style, path, title=f"{scenario.title}{label}: composite influence "
+                                                                f"(mean and 90% band, {reps} replications)")
+        elif name == "regional-shares":
+            fig = regional_shares(table, style, path, title=f"{scenario.title}{label}: regional shares")
+        elif name == "total-shares":
+            fig = regional_shares(table, style, path, basis="total", title=f"{scenario.title}{label}: regional "
+                                  "shares of the total, the rest of the world included")
+        elif name == "channels":
+            fig = channel_breakdown(table, style, quarter=self.quarter, path=path)
+        elif name == "dominance":
+            fig = dominance(table, style, path)
+        else:
+            fig = influence_map(table, style, quarter=self.quarter, path=path)
+        return _closed(fig, self.store.folder, f"{name}{suffix}")
+
+    def _sweep(self) -> list[Path]:
+        """One chart per power of its regional composite share against a swept parameter (see :func:`_sweep_axes`)."""
+        import pyarrow.dataset as ds
+
+        runs = self.store.runs_table()
+        axes = _sweep_axes(runs, [c for c in runs.columns if c.startswith("param:")])
+        if axes is None:
+            return []
+        final = self.store.table(filters=(ds.field("channel") == "composite") & (ds.field("state") == "region"))
+        first, by = axes
+        style = self.style(None)
+        made: list[Path] = []
+        for power in _labels(final["power"]):
+            fig = sweep(final, runs, first, style, power=power, by=by, path=self.store.folder / f"sweep-{power}.png")
+            made += _closed(fig, self.store.folder, f"sweep-{power}")
+        return made
 
 
 def _sweep_axes(runs: pd.DataFrame, swept: list[str]) -> tuple[str, str | None] | None:
