@@ -92,7 +92,7 @@ def main() -> None:
     def fresh() -> phases.RunState:
         run = phases.run_state(P, S, C, w.arms_kernel.shape[1])
         run.stocks[:], run.level[:] = state, state * 1.1
-        phases.start_arms(w, 0, run.held, run.pipeline)
+        phases.start_arms(w, 0, scenario.start, run.held, run.pipeline)
         return run
 
     cases = {

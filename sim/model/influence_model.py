@@ -110,7 +110,7 @@ class InfluenceModel(mesa.Model):
                 raise ValueError("initial_state does not match the actors of these parameters")
             for name, value in (("stocks", stocks), ("tension", tension), ("level", level), ("rest", rest)):
                 getattr(self.run, name)[...] = value
-            phases.start_arms(table, 0, self.run.held, self.run.pipeline)
+            phases.start_arms(table, 0, self.start_quarter, self.run.held, self.run.pipeline)
         phases.begin_step(table, 0, self.start_quarter, *_NO_RISES, self.run, self.workspace)
 
         self.influence_history = np.zeros((steps, P, S, C))

@@ -377,15 +377,30 @@ def advance(w, k, quarter, step_quarters, rise_state, rise_amount, rise_lo, rise
 
 
 @compiled
-def start_arms(w, k, held, pipeline):  # type: ignore[no-untyped-def]
-    """The data's start, in place: equipment in service, and the 2019 order book due on the delivery kernel."""
-    book, kernel = w.arms_book[k], w.arms_kernel[k]
+def start_arms(w, k, quarter, held, pipeline):  # type: ignore[no-untyped-def]
+    """The data's start at ``quarter``, in place: equipment in service, and the order book of the book year.
+
+    What the book delivered in the book year (SIPRI's record, ``arms_book_year``) arrives evenly in
+    the quarters from the start to the model's first order; only what was still open at the end of
+    the book year is due on the delivery kernel, from then on (truncated to the pipeline, renormalised).
+    A run that starts at or after the first order starts with the open part alone.
+    """
+    book, recorded, kernel = w.arms_book[k], w.arms_book_year[k], w.arms_kernel[k]
     Q, S = held.shape
+    L = kernel.shape[0]
+    lead = min(max(w.first_order[k] - quarter, 0), L)
+    ahead = 0.0
+    for lag in range(L - lead):
+        ahead += kernel[lag]
     for q in range(Q):
         for s in range(S):
             held[q, s] = w.arms_held0[k][q, s]
-            for lag in range(kernel.shape[0]):
-                pipeline[q, s, lag] = book[q, s] * kernel[lag]
+            pipeline[q, s, :] = 0.0
+            for lag in range(lead):
+                pipeline[q, s, lag] = recorded[q, s] / lead
+            if ahead > 0:
+                for lag in range(L - lead):
+                    pipeline[q, s, lead + lag] = (book[q, s] - recorded[q, s]) * kernel[lag] / ahead
 
 
 @entry
@@ -409,7 +424,7 @@ def spin_up(w, k, step_quarters, quarters, quarter, run, ws):  # type: ignore[no
         decide(w, k, step_quarters, run, ws, no_action, no_action, no_state, no_state, no_amount)
         absorb(w, k, step_quarters, ws.allocation, ws.openness, ws.arms_choice, ws.orders, True, ws.demand,
                run.stocks, run.level, run.tension, run.rest, run.held, run.pipeline, ws)
-    start_arms(w, k, run.held, run.pipeline)
+    start_arms(w, k, quarter, run.held, run.pipeline)
 
 
 # -- the batched engine: many replications as one program -----------------------------------------

@@ -166,6 +166,8 @@ FIELDS: tuple[Field, ...] = (
        default=0.0, family=True),
     _f("arms_book", "Q,S", "states.{state}.arms.on_order.{supplier}", "orders still to be delivered at the start",
        default=0.0, family=True),
+    _f("arms_book_year", "Q,S", "states.{state}.arms.book_year_deliveries.{supplier}",
+       "of the order book, what SIPRI records as delivered in the book year", default=0.0, family=True),
     _f("arms_kernel", "L", derived=_CHOICES, doc="share of an order delivered 1, 2, ... quarters after it is placed"),
     _f("arms_retirement", "", derived=_CHOICES, doc="per quarter"),
     _f("arms_adjustment", "", "model.arms.adjustment", "fraction of the equipment gap ordered per quarter"),
@@ -367,6 +369,7 @@ def _choice_arrays(params: ParameterSet, powers: list[str], states: list[str],
     # (``life`` years of imports), what is on its way (the mean lag) and the gap the state keeps open
     kernel = delivery_kernel(lag, horizon)
     pipeline_quarters = float((np.arange(1, horizon + 1) * kernel).sum())
+    _check_book_year(params, [*powers, REST], states, values["arms_book"], values["arms_book_year"])
     per_quarter = values["arms_imports"] / 4.0
     target = per_quarter * (4.0 * life + pipeline_quarters + 1.0 / max(adjustment, 1e-9))
     appeal = np.empty((len(powers) + 1, len(states)))
@@ -381,6 +384,16 @@ def _choice_arrays(params: ParameterSet, powers: list[str], states: list[str],
         "arms_retirement": 1.0 / (4.0 * life),
         "first_order": parse_quarter(f"{int(value('model.arms.order_book_year')) + 1}Q1"),
     }
+
+
+def _check_book_year(params: ParameterSet, suppliers: list[str], states: list[str], book: Array,
+                     recorded: Array) -> None:
+    """The order book's deliveries in the book year are part of it: no more than was on order at the start."""
+    for q, s in np.argwhere(np.asarray(recorded) > np.asarray(book) + 1e-9):
+        path = f"states.{states[s]}.arms.book_year_deliveries.{suppliers[q]}"
+        raise InputError(f"expected at most what was on order at the start (states.{states[s]}.arms.on_order."
+                         f"{suppliers[q]} = {book[q, s]:g}), found {recorded[q, s]:g}; lower it or raise on_order",
+                         key=path, file=params.get(path).file if path in params else None)
 
 
 def _memberships(params: ParameterSet, powers: list[str], states: list[str]) -> tuple[Array, Array, Array, list[str]]:
