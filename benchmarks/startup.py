@@ -11,7 +11,9 @@ run with ``SIM_FIRST_RUN=compile`` (compile, then run: the behaviour before). Ta
 the first ``sim run baseline`` gives its results in under 15 s on the project's 2-core machine.
 Timed:
 
-* ``sim run scenarios/baseline.yaml`` (20 replications: the batched engine), the whole command;
+* ``sim run scenarios/baseline.yaml`` (20 replications: the batched engine), the whole command; warm,
+  also with its charts drawn in one process (``SIM_CHART_WORKERS=0``) beside the default drawing process
+  (:mod:`sim.views.chart_pool`);
 * ``sim run ... --replications 1 --engine agents`` (one Mesa model run), the whole command;
 * ``sim app``: until the server answers HTTP, and, where Playwright and Debian's chromium are
   installed, until the page shows the model ("Who leads each state").
@@ -109,9 +111,11 @@ def main() -> None:
                 time.sleep(0.5)
             built = time.perf_counter() - started
             warm = timed_run(cache, tmp, *extra)
+            one_process = timed_run(cache, tmp, *extra, env={"SIM_CHART_WORKERS": "0"})  # side by side with `warm`
             compile_first = timed_run(tempfile.mkdtemp(dir=tmp), tmp, *extra, env={"SIM_FIRST_RUN": "compile"})
             print(f"{label:48s} cold {cold:6.1f} s (background build done after {built:5.1f} s)   warm {warm:6.1f} s"
-                  f"   cold, compiling first {compile_first:6.1f} s", flush=True)
+                  f" (charts in one process: {one_process:6.1f} s)   cold, compiling first {compile_first:6.1f} s",
+                  flush=True)
         if not args.skip_app:
             cache = tempfile.mkdtemp(dir=tmp)
             cold = timed_app(cache)
