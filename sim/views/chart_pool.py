@@ -86,7 +86,12 @@ class ChartPool:
 def start_pool(charts_wanted: bool) -> ChartPool | None:
     """A pool when charts will be drawn and a spare core is there (:func:`chart_workers`), else None."""
     workers = chart_workers() if charts_wanted else 0
-    return ChartPool(workers) if workers > 0 else None
+    if workers <= 0:
+        return None
+    try:
+        return ChartPool(workers)
+    except (OSError, NotImplementedError):  # no process pool here (no /dev/shm in some containers): draw alone
+        return None
 
 
 @contextlib.contextmanager
