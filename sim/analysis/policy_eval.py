@@ -57,9 +57,10 @@ class PolicyEvaluator:
     """Outcome values of policies in every world: (policies, worlds, replications, objectives).
 
     ``executor`` (a pool of worker processes, :func:`sim.experiment.executors.open_processes`)
-    shares each call's runs among its workers: replaying each design point's scheduled events is
-    Python and the larger part of a run's cost here (every policy in every world is its own
-    point), so processes, not the engine's threads, are what scale it.
+    shares each call's runs among its workers. Every policy in every world is its own design
+    point; the engine replays the points of a world together (:mod:`sim.experiment.replay_many`,
+    the replay of each world kept by each process across calls), so the compiled spin-up and runs
+    are most of the cost: processes scale both, the engine's threads only the runs.
     """
 
     def __init__(self, scenario: Scenario, threads: int = 1, executor: Any = None, workers: int = 1) -> None:
@@ -104,12 +105,28 @@ def chunk_outcomes(scenario: Scenario, keep: np.ndarray, channels: Any, tasks: S
     from sim.experiment.outcomes import evaluate
 
     points = sorted({t.point for t in tasks})
-    result = engine.run_batch(scenario, tasks, keep, engine.ReplayCache(scenario, len(points)), threads)
+    # a fresh cache of replays by point (point numbers mean other values from call to call), but the replays
+    # groups of points share (:mod:`sim.experiment.replay_many`) are kept by this process across its calls
+    cache = engine.ReplayCache(scenario, len(points), _templates(scenario))
+    result = engine.run_batch(scenario, tasks, keep, cache, threads)
     n = np.arange(len(tasks), dtype=np.int64)
     zeros = np.zeros(len(tasks), dtype=np.int64)
     columns = result_columns(scenario, result, {"run": n, "point": n, "replication": zeros, "seed": zeros}, channels)
     values = evaluate(columns.to_pandas(), scenario.outcomes, n.tolist())
     return values.to_numpy(dtype=float)
+
+
+_TEMPLATES: dict[str, Any] = {}
+
+
+def _templates(scenario: Scenario) -> dict[Any, Any]:
+    """This process's shared replays of the scenario's groups of points (:class:`engine.ReplayCache`'s templates)."""
+    if _TEMPLATES.get("scenario") is not scenario:
+        key = scenario.fingerprint()
+        if _TEMPLATES.get("key") != key:
+            _TEMPLATES.update(key=key, templates={})
+        _TEMPLATES["scenario"] = scenario
+    return _TEMPLATES["templates"]
 
 
 def world_means(values: np.ndarray) -> np.ndarray:

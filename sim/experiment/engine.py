@@ -11,7 +11,9 @@ how the inputs are prepared:
 * **Scheduled events** are the same for every replication of a design point, so they are
   replayed once per point with the model's own :class:`~sim.model.events.EventScheduler`
   (:func:`replay`): which world is in effect at each step (parameter changes rebuild it), the
-  border tension each step's events add, the one-off actions each power takes each step.
+  border tension each step's events add, the one-off actions each power takes each step. Points
+  that differ only where the replay does not look share one replay, their own values patched
+  into its worlds for all of them at once (:mod:`sim.experiment.replay_many`).
 * **Random numbers**: each replication has its own generator seeded exactly as the Mesa model's
   (``numpy.random.default_rng(seed)``, what Mesa 3.5 does with ``rng=seed``). Every step draws
   ``random((P, S))`` for protests then ``random(B)`` for clashes, whatever happens; the compiled
@@ -24,129 +26,30 @@ So the engine's tidy table is the Mesa model's, bit for bit (tests/experiment/te
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
+from sim.experiment.replay import (
+    Plan,
+    PointReplay,
+    ReplayCache,
+    UnsupportedByEngine,
+    build_plan,
+    point_parameters,
+    replay,
+)
+from sim.experiment.replay_many import replay_points
 from sim.model.calendar import format_quarter
-from sim.model.events import ActionQueue, EventLog, EventScheduler
-from sim.model.influence_model import clash_title, protest_title
 from sim.model.jit import entry
-from sim.model.parameters import ParameterSet
-from sim.model.world import World, build_world, world_table
+from sim.model.world import World
 from sim.scenario.load import Scenario
 
-
-class UnsupportedByEngine(Exception):
-    """The scenario needs something the batched engine does not do (the agent engine can run it)."""
-
-
-@dataclass
-class PointReplay:
-    """What the scheduled events of one design point do, step by step (the same for all its replications)."""
-
-    worlds: list[World]  # the worlds in effect, in order: the start, then one per rebuild
-    world_of_step: np.ndarray  # (T,) index into ``worlds``
-    rises: list[list[tuple[int, float]]]  # per step: border tension rises (state, amount), in order
-    actions: list[list[list[tuple[int, int, float]]]]  # per step and power: (state or -1, channel, amount)
-    log: list[dict[str, Any]]  # the scheduled events' log entries
-    step_quarters: int
-    spinup_quarters: int
-    start: int
-
-    @cached_property
-    def titles(self) -> list[tuple[list[list[str]], list[str]]]:
-        """Per world: the titles of its protests (P,S) and border clashes (B), as the model logs them.
-
-        Kept with the replay, so the chunks that follow do not format them again.
-        """
-        P, S = len(self.worlds[0].powers), len(self.worlds[0].states)
-        return [([[protest_title(w, p, s) for s in range(S)] for p in range(P)],
-                 [clash_title(w, b) for b in range(len(w.border_pairs))]) for w in self.worlds]
-
-
-def point_parameters(scenario: Scenario, overrides: Mapping[str, Any] | None) -> ParameterSet:
-    """The scenario's parameters with a design point's overrides (as :func:`runner.build_model` sets them)."""
-    params = scenario.parameters.copy()
-    for path, value in (overrides or {}).items():
-        params.override(path, value)
-    return params
-
-
-def replay(scenario: Scenario, overrides: Mapping[str, Any] | None = None) -> PointReplay:
-    """Replay a design point's scheduled events with the model's own scheduler and action queue."""
-    params = point_parameters(scenario, overrides)
-    world = build_world(params)
-    k = world.quarters_per_step
-    actions, log = ActionQueue(), EventLog()
-    scheduler = EventScheduler(params, scenario.events, actions, log)
-    worlds, world_of_step = [world], np.zeros(scenario.steps, dtype=np.int64)
-    rises, delivered = [], []
-    for t in range(scenario.steps):
-        first = scenario.start + t * k
-        fired = scheduler.fire(t + 1, first, first + k, world)
-        rises.append(fired.tension_rises())
-        if fired.changed:
-            world = build_world(params)
-            worlds.append(world)
-        world_of_step[t] = len(worlds) - 1
-        delivered.append([[(-1 if state is None else state, channel, amount)
-                           for state, channel, amount in actions.take(p, k)] for p in range(len(world.powers))])
-        actions.purge()
-    return PointReplay(worlds, world_of_step, rises, delivered, log.entries, k, worlds[0].spinup_quarters,
-                       scenario.start)
-
-
-class Plan(NamedTuple):
-    """A chunk's replayed events as arrays for :func:`sim.model.step.run_batch` (D points, T steps)."""
-
-    start: int
-    step_quarters: np.ndarray  # (D,)
-    world: np.ndarray  # (D,T) row of the world table in effect
-    rise_lo: np.ndarray  # (D,T) slice of rise_state/rise_amount for each step
-    rise_hi: np.ndarray
-    rise_state: np.ndarray
-    rise_amount: np.ndarray
-    action_lo: np.ndarray  # (D,T,P) slice of the action arrays for each step and power
-    action_hi: np.ndarray
-    action_state: np.ndarray  # -1: spread like the power's budget
-    action_channel: np.ndarray
-    action_amount: np.ndarray
-
-
-def build_plan(start: int, replays: Sequence[PointReplay]) -> tuple[Plan, list[World]]:
-    """Stack the replays of a chunk's points into a :class:`Plan` and the list of its worlds."""
-    D, T = len(replays), len(replays[0].world_of_step)
-    P = len(replays[0].worlds[0].powers)
-    worlds: list[World] = []
-    world = np.zeros((D, T), dtype=np.int64)
-    rise_lo, rise_hi = np.zeros((D, T), dtype=np.int64), np.zeros((D, T), dtype=np.int64)
-    action_lo, action_hi = np.zeros((D, T, P), dtype=np.int64), np.zeros((D, T, P), dtype=np.int64)
-    rise_state, rise_amount, action_state, action_channel, action_amount = [], [], [], [], []
-    for d, rep in enumerate(replays):
-        world[d] = rep.world_of_step + len(worlds)
-        worlds.extend(rep.worlds)
-        for t in range(T):
-            rise_lo[d, t] = len(rise_state)
-            for state, amount in rep.rises[t]:
-                rise_state.append(state)
-                rise_amount.append(amount)
-            rise_hi[d, t] = len(rise_state)
-            for p in range(P):
-                action_lo[d, t, p] = len(action_state)
-                for state, channel, amount in rep.actions[t][p]:
-                    action_state.append(state)
-                    action_channel.append(channel)
-                    action_amount.append(amount)
-                action_hi[d, t, p] = len(action_state)
-    plan = Plan(int(start), np.array([r.step_quarters for r in replays], dtype=np.int64), world, rise_lo, rise_hi,
-                np.array(rise_state, dtype=np.int64), np.array(rise_amount, dtype=np.float64), action_lo, action_hi,
-                np.array(action_state, dtype=np.int64), np.array(action_channel, dtype=np.int64),
-                np.array(action_amount, dtype=np.float64))
-    return plan, worlds
+#: The replay's names, still read from here by the rest of the experiment wing.
+__all__ = ["BatchResult", "Plan", "PointReplay", "ReplayCache", "UnsupportedByEngine", "build_plan", "event_table",
+           "point_parameters", "replay", "run_batch"]
 
 
 @dataclass
@@ -170,21 +73,6 @@ class BatchResult:
     demand: np.ndarray  # (N, K, S, C) their demand per channel
 
 
-class ReplayCache:
-    """Replays of design points, kept for the chunks that follow (a process runs many chunks of a point)."""
-
-    def __init__(self, scenario: Scenario, size: int = 64) -> None:
-        self.scenario, self.size = scenario, size
-        self._cache: dict[int, PointReplay] = {}
-
-    def get(self, point: int, values: Mapping[str, Any]) -> PointReplay:
-        if point not in self._cache:
-            if len(self._cache) >= self.size:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[point] = replay(self.scenario, values)
-        return self._cache[point]
-
-
 def run_batch(scenario: Scenario, runs: Sequence[Any], keep: np.ndarray, cache: ReplayCache | None = None,
               threads: int | None = None) -> BatchResult:
     """Run a chunk of runs (objects with ``point``, ``replication``, ``seed``, ``values``) in one compiled call.
@@ -198,25 +86,17 @@ def run_batch(scenario: Scenario, runs: Sequence[Any], keep: np.ndarray, cache: 
     points = sorted({r.point for r in runs})
     local = {p: i for i, p in enumerate(points)}
     values = {r.point: r.values for r in runs}
-    replays = [cache.get(p, values[p]) for p in points]
-    plan, worlds = build_plan(scenario.start, replays)
-    try:
-        table = world_table(worlds)
-    except ValueError as err:
-        raise UnsupportedByEngine(str(err)) from None
+    replayed = replay_points(scenario, cache, points, values)  # UnsupportedByEngine: worlds of other shapes
+    plan, table, replays, worlds = replayed.plan, replayed.table, replayed.replays, replayed.worlds
     if len(set(plan.step_quarters.tolist())) > 1:
         raise UnsupportedByEngine("design points differ in model.quarters_per_step")
     D, T = len(points), scenario.steps
     P, S, C = table.priority.shape[1:]
     B = table.border_pairs.shape[1]
-    first_world = plan.world[:, 0].copy()
-    for d, rep in enumerate(replays):  # the spin-up runs on the world before any event
-        first_world[d] = plan.world[d, 0] - rep.world_of_step[0]
     Q, L = P + 1, table.arms_kernel.shape[1]
     starts = phases.RunState(np.zeros((D, P, S, C)), np.zeros((D, P, S, C)), np.zeros((D, S)), np.zeros((D, S, C)),
                              np.zeros((D, Q, S)), np.zeros((D, Q, S, L)), np.zeros((D, 4), dtype=np.uint64))
-    spin = np.array([r.spinup_quarters for r in replays], dtype=np.int64)
-    phases.spin_up_points(table, first_world, plan.step_quarters, spin, scenario.start, starts)
+    _spin_up(table, replayed, plan.step_quarters, scenario.start, starts, threads or 1)
 
     N, K = len(runs), len(keep)
     point_of_run = np.array([local[r.point] for r in runs], dtype=np.int64)
@@ -258,6 +138,32 @@ def run_batch(scenario: Scenario, runs: Sequence[Any], keep: np.ndarray, cache: 
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(part, range(threads)))
     return out
+
+
+def _spin_up(table: Any, replayed: Any, step_quarters: np.ndarray, start: int, starts: Any, threads: int) -> None:
+    """Each point's spin-up into ``starts``, on the world before any event; ``threads`` threads share the points.
+
+    One spin-up per design point: with a point per run (a policy search) it costs as much as the runs,
+    so it is shared out like them (compiled, without the GIL; each point's is its own, whatever the split).
+    """
+    from sim.model import step as phases
+
+    D = len(replayed.spin)
+    threads = max(1, min(threads, D // 8))
+    bounds = np.linspace(0, D, threads + 1).astype(np.int64)
+
+    def part(i: int) -> None:
+        lo, hi = bounds[i], bounds[i + 1]
+        phases.spin_up_points(table, replayed.first_world[lo:hi], step_quarters[lo:hi], replayed.spin[lo:hi], start,
+                              phases.RunState(*(a[lo:hi] for a in starts)))
+
+    if threads == 1:
+        part(0)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(part, range(threads)))
 
 
 # -- what a batch's runs report -------------------------------------------------------------------
@@ -303,10 +209,15 @@ def event_table(result: BatchResult, run_ids: np.ndarray, replications: np.ndarr
     quarters = np.array([labels(_quarter(result.replays[0], t)) for t in range(T)], dtype=np.int64)
     protest_titles = np.zeros((len(result.worlds), P, S), dtype=np.int64)
     clash_titles = np.zeros((len(result.worlds), result.clashes.shape[2]), dtype=np.int64)
-    titles = [pair for rep in result.replays for pair in rep.titles]  # in the order of result.worlds
-    for i, (protests, clashes) in enumerate(titles):
-        protest_titles[i] = [[labels(text) for text in row] for row in protests]
-        clash_titles[i, :len(clashes)] = [labels(text) for text in clashes]
+    coded: dict[int, list[tuple[list[list[int]], list[int]]]] = {}  # points of a group share their titles' list
+    for d, rep in enumerate(result.replays):
+        if id(rep.titles) not in coded:
+            coded[id(rep.titles)] = [([[labels(text) for text in row] for row in protests],
+                                      [labels(text) for text in clashes]) for protests, clashes in rep.titles]
+        first = result.world_of_step[d, 0] - rep.world_of_step[0]  # the point's first row of the world table
+        for k, (protests, clashes) in enumerate(coded[id(rep.titles)]):
+            protest_titles[first + k] = protests
+            clash_titles[first + k, :len(clashes)] = clashes
     random = np.array([labels(text) for text in ("random", "protest", "border_clash", "")], dtype=np.int64)
     count = int(sched_count[result.point_of_run].sum() + result.protests.sum() + result.clashes.sum())
     run, step, codes = np.empty(count, np.int64), np.empty(count, np.int64), np.empty((5, count), np.int64)

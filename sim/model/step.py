@@ -443,7 +443,7 @@ def spin_up_points(w, first_world, step_quarters, quarters, quarter, starts):  #
 def run_one(w, plan, d, run, keep, out, ws):  # type: ignore[no-untyped-def]
     """One replication of design point ``d`` from its start in ``run`` (seeded), :func:`advance` step by step.
 
-    ``plan`` (see :class:`sim.experiment.engine.Plan`) holds, per point and step, the world in
+    ``plan`` (see :class:`sim.experiment.replay.Plan`) holds, per point and step, the world in
     effect, the scheduled tension rises and the one-off actions due (the Mesa model's event
     queue, replayed once per point).
     """

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from string import Formatter
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -31,7 +31,7 @@ from sim.model.mechanisms import (
     neutrality_acceptance,
     receptivity,
 )
-from sim.model.parameters import ParameterSet
+from sim.model.parameters import Parameter, ParameterSet
 
 Array = np.ndarray
 
@@ -492,25 +492,43 @@ def _mechanism_constants(params: ParameterSet) -> dict[str, object]:
     }
 
 
-def build_world(params: ParameterSet) -> World:
-    """Check a ParameterSet for completeness and turn it into arrays: every field of :data:`FIELDS`."""
-    powers, states = _actors(params)
-    actors = {"P": powers, "S": states, "C": list(CHANNELS), "Q": [*powers, REST]}
-    values: dict[str, object] = {f.name: read_field(params, f, actors) for f in FIELDS if f.path is not None}
+def _derive(params: ParameterSet, powers: list[str], states: list[str], values: dict[str, object]) -> dict[str, Array]:
+    """The fields derived from parameters (and from fields read before): adds them to ``values``.
+
+    Returns the memberships :func:`combine_fields` needs (they are parameters, not fields).
+    """
     values.update(_power_arrays(params, powers, values))
     values.update(_state_arrays(params, states, values))
     values.update(_mechanism_constants(params))
     values.update(_choice_arrays(params, powers, states, values))
     power_member, state_member, multiplier, institutions = _memberships(params, powers, states)
     values.update(_reaction_rules(params, powers, state_member, institutions))
+    return {"power_member": power_member, "state_member": state_member, "multiplier": multiplier}
+
+
+def combine_fields(values: dict[str, object], memberships: dict[str, Array]) -> None:
+    """The fields computed from other fields alone (acceptance, institutional, receptivity, lean, decay).
+
+    Apart from the rest so a world whose path fields changed element by element
+    (:func:`world_sources`, the batched engine's many design points) recomputes just these.
+    """
     values["acceptance"] = neutrality_acceptance(values["neutrality"], values["neutrality_damping"],
                                                  values["alliance_damping"], values["alliance_share"])
-    values["institutional"] = institutional_multiplier(power_member, state_member, multiplier)
+    values["institutional"] = institutional_multiplier(memberships["power_member"], memberships["state_member"],
+                                                       memberships["multiplier"])
     values["receptivity"] = receptivity(values["institutional"], values["acceptance"], values["regime_insecurity"],
                                         values["regime_alignment"], values["regime_weight"], values["aversion"],
                                         values["credibility"], values["credibility_weight"])
     values["lean"] = allocation_lean(values["receptivity"], float(values["responsiveness"]))
     values["effective_decay"] = effective_decay(values["decay"], values["debt_share"], values["debt_stickiness"])
+
+
+def build_world(params: ParameterSet) -> World:
+    """Check a ParameterSet for completeness and turn it into arrays: every field of :data:`FIELDS`."""
+    powers, states = _actors(params)
+    actors = {"P": powers, "S": states, "C": list(CHANNELS), "Q": [*powers, REST]}
+    values: dict[str, object] = {f.name: read_field(params, f, actors) for f in FIELDS if f.path is not None}
+    combine_fields(values, _derive(params, powers, states, values))
     labels = {name: values.pop(name) for name in _LABELS}
     missing, extra = FIELD_BY_NAME.keys() - values.keys(), values.keys() - FIELD_BY_NAME.keys()
     if missing or extra:  # a field declared and not built, or built and not declared: a mistake in this module
@@ -519,3 +537,93 @@ def build_world(params: ParameterSet) -> World:
 
 
 _LABELS = ("power_names", "state_names", "power_colors", "reaction_names")
+
+
+# -- what a world reads: for building the worlds of many design points at once -------------------
+_CODE = float(2 ** 40)  # a path field read through :class:`_Traced` holds this plus the index of the path it read
+
+
+class _Traced(ParameterSet):
+    """The parameters, recording every path read; with ``codes``, a read gives a code naming the path, not its value."""
+
+    def __init__(self, params: ParameterSet, codes: bool = False) -> None:
+        super().__init__(params.parameters, params.labels, params._children)
+        self.read: set[str] = set()
+        self.paths: list[str] | None = [] if codes else None
+
+    def __contains__(self, path: str) -> bool:
+        self.read.add(path)
+        return super().__contains__(path)
+
+    def get(self, path: str) -> Parameter:
+        self.read.add(path)
+        return super().get(path)
+
+    def value(self, path: str, default: Any = ...) -> Any:
+        self.read.add(path)
+        if self.paths is not None and path in self.parameters:
+            self.paths.append(path)
+            return _CODE + len(self.paths) - 1
+        return super().value(path, default)
+
+    def label(self, path: str, default: str | None = None) -> str | None:
+        self.read.add(path)
+        return super().label(path, default)
+
+    def children(self, prefix: str) -> list[str]:
+        self.read.add(prefix + ".*")
+        return super().children(prefix)
+
+
+class _Reads(dict):  # type: ignore[type-arg]
+    """Fields, recording which are read."""
+
+    def __init__(self, values: dict[str, object]) -> None:
+        super().__init__(values)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> object:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+@dataclass(frozen=True)
+class WorldSources:
+    """What the fields of a world read from its parameters, traced by :func:`world_sources`.
+
+    A design point that differs from ``params`` only in parameters that path fields read element
+    by element (``elements``) and that the derived fields do not read (``derived_params``, nor
+    through a field in ``derived_fields``) has the same world with those elements replaced and
+    :func:`combine_fields` recomputed (it reads ``combined_fields``, with ``memberships``).
+    """
+
+    world: World
+    elements: dict[str, list[tuple[str, int]]]  # parameter path -> (field, flat index) of each element reading it
+    derived_params: frozenset[str]  # paths the derived fields read (``prefix.*``: the children of ``prefix``)
+    derived_fields: frozenset[str]
+    combined_fields: frozenset[str]
+    combined: tuple[str, ...]  # the fields combine_fields computes
+    memberships: dict[str, Array]
+
+
+def world_sources(params: ParameterSet) -> WorldSources:
+    """Build a world as :func:`build_world` does, tracing what each field reads (see :class:`WorldSources`)."""
+    world = build_world(params)
+    powers, states = world.powers, world.states
+    actors = {"P": powers, "S": states, "C": list(CHANNELS), "Q": [*powers, REST]}
+    coded = _Traced(params, codes=True)
+    elements: dict[str, list[tuple[str, int]]] = {}
+    values: dict[str, object] = {}
+    for f in FIELDS:
+        if f.path is None:
+            continue
+        values[f.name] = read_field(params, f, actors)
+        for i, code in enumerate(np.asarray(read_field(coded, f, actors), dtype=float).reshape(-1)):
+            if code >= _CODE:
+                elements.setdefault(coded.paths[int(code - _CODE)], []).append((f.name, i))  # type: ignore[index]
+    traced, reads = _Traced(params), _Reads(values)
+    memberships = _derive(traced, powers, states, reads)
+    combined = _Reads(dict(reads))
+    combine_fields(combined, memberships)
+    return WorldSources(world, elements, frozenset(traced.read), frozenset(reads.read), frozenset(combined.read),
+                        tuple(k for k in combined if k not in reads), memberships)
