@@ -69,11 +69,11 @@ def generation(scenario, population: int, per_point: bool) -> None:  # type: ign
     import numpy as np
 
     from sim.analysis.policy_eval import PolicyEvaluator
-    from sim.experiment import replay_many
+    from sim.experiment import engine
     from sim.model import step as phases
 
     spent = dict.fromkeys(("replay", "spin-up", "runs"), 0.0)
-    originals = {"replay": (replay_many, "replay_points"), "spin-up": (phases, "spin_up_points"),
+    originals = {"replay": (engine, "replay_points"), "spin-up": (phases, "spin_up_points"),
                  "runs": (phases, "run_batch")}
 
     def timed(part, fn):  # type: ignore[no-untyped-def]
@@ -89,7 +89,7 @@ def generation(scenario, population: int, per_point: bool) -> None:  # type: ign
     for part, (module, name) in originals.items():
         setattr(module, name, timed(part, saved[part]))
     if per_point:  # every point replayed alone: the engine's path before replay_many
-        replay_many.replay_points = timed("replay", _each)
+        engine.replay_points = timed("replay", _each)
     problem = scenario.policy
     evaluator = PolicyEvaluator(scenario, threads=1)
     rng = np.random.default_rng(0)

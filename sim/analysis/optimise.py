@@ -246,12 +246,25 @@ def write_policies(scenario: Scenario, pareto: pd.DataFrame, folder: Path) -> li
         lines = [f"# Made by `sim optimise`: policy {k} of the Pareto set of {scenario.name} (report.html says what "
                  "it achieves).", f"name: {name}", f"extends: {parent}",
                  f"title: {json.dumps(f'{scenario.title}: policy {k}')}",
-                 f"description: {json.dumps(policy_words(problem, row, scenario, pareto))}", "parameters:"]
-        lines += [f"  {path}: {value!r}" for path, value in values.items()]
+                 f"description: {json.dumps(policy_words(problem, row, scenario, pareto))}", *_policy_event(
+                     scenario, k, values)]
         written.append(write_checked_scenario(folder / f"{name}.yaml", "\n".join(lines) + "\n"))
         if problem.uncertainty_spec is not None:
             written.append(write_checked_scenario(folder / f"{name}-worlds.yaml", _worlds_file(scenario, name)))
     return written
+
+
+def _policy_event(scenario: Scenario, k: int, values: dict[str, Any]) -> list[str]:
+    """The policy as the search ran it: an event of the start quarter that sets the levers.
+
+    Not ``parameters:``, which would also change the spin-up (the years before the start): a policy
+    adopted at the start leaves those as they were (:class:`sim.analysis.policy_eval.PolicyEvaluator`).
+    """
+    effects = ", ".join(f"{{parameter: {path}, set: {value!r}}}" for path, value in values.items())
+    return ["events:", f"  - id: policy_{k}", f"    date: {scenario.start_label}",
+            f"    title: {json.dumps(f'Policy {k} of the search is adopted')}",
+            "    source: \"sim optimise: the levers' values of this policy, from the start (the years before it as "
+            "in the searched scenario)\"", f"    effects: [{effects}]"]
 
 
 def _worlds_file(scenario: Scenario, name: str) -> str:

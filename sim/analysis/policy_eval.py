@@ -28,6 +28,7 @@ Robustness (per objective, from the (policies, worlds) matrix of replication mea
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -75,6 +76,9 @@ class PolicyEvaluator:
         self.W = len(self.problem.worlds)
         self.seeds = np.array(replication_seeds(scenario.seed, self.R), dtype=np.int64)
         self.runs = 0
+        #: the levers take effect at the start: the spin-up (the years before it) is the scenario's as given
+        self.at_start = frozenset(lever.path for lever in self.problem.levers)
+        self._shipped: tuple[str, bytes] | None = None
 
     def outcomes(self, policies: np.ndarray) -> np.ndarray:
         """Each objective's outcome per policy (repaired rows), world and replication."""
@@ -88,18 +92,24 @@ class PolicyEvaluator:
         size = min(CHUNK_RUNS, -(-len(tasks) // self.workers))
         parts = [tasks[lo:lo + size] for lo in range(0, len(tasks), size)]
         if self.executor is None:
-            values = [chunk_outcomes(self.scenario, self.keep, self.channels, part, self.threads) for part in parts]
+            values = [chunk_outcomes(self.scenario, self.keep, self.channels, part, self.threads, self.at_start)
+                      for part in parts]
         else:
-            futures = [self.executor.submit(chunk_outcomes, self.scenario, self.keep, self.channels, part,
-                                            self.threads) for part in parts]
+            if self._shipped is None:  # pickled once: a worker unpickles it once too (90 ms), not every call
+                self._shipped = (self.scenario.fingerprint(), pickle.dumps(self.scenario))
+            futures = [self.executor.submit(_shipped_chunk_outcomes, *self._shipped, self.keep, self.channels, part,
+                                            self.threads, self.at_start) for part in parts]
             values = [f.result() for f in futures]
         self.runs += len(tasks)
         return np.concatenate(values).reshape(len(policies), W, R, -1)
 
 
 def chunk_outcomes(scenario: Scenario, keep: np.ndarray, channels: Any, tasks: Sequence[Any],
-                   threads: int = 1) -> np.ndarray:
-    """The objectives' outcomes of a chunk of runs (runs, outcomes): one engine call, its summary, the outcomes."""
+                   threads: int = 1, at_start: frozenset[str] = frozenset()) -> np.ndarray:
+    """The objectives' outcomes of a chunk of runs (runs, outcomes): one engine call, its summary, the outcomes.
+
+    ``at_start``: the levers, set at the start after the spin-up (:func:`sim.experiment.engine.run_batch`).
+    """
     from sim.experiment import engine
     from sim.experiment.chunk import result_columns
     from sim.experiment.outcomes import evaluate
@@ -107,8 +117,8 @@ def chunk_outcomes(scenario: Scenario, keep: np.ndarray, channels: Any, tasks: S
     points = sorted({t.point for t in tasks})
     # a fresh cache of replays by point (point numbers mean other values from call to call), but the replays
     # groups of points share (:mod:`sim.experiment.replay_many`) are kept by this process across its calls
-    cache = engine.ReplayCache(scenario, len(points), _templates(scenario))
-    result = engine.run_batch(scenario, tasks, keep, cache, threads)
+    cache = engine.ReplayCache(scenario, len(points), *_kept(scenario))
+    result = engine.run_batch(scenario, tasks, keep, cache, threads, at_start)
     n = np.arange(len(tasks), dtype=np.int64)
     zeros = np.zeros(len(tasks), dtype=np.int64)
     columns = result_columns(scenario, result, {"run": n, "point": n, "replication": zeros, "seed": zeros}, channels)
@@ -116,17 +126,26 @@ def chunk_outcomes(scenario: Scenario, keep: np.ndarray, channels: Any, tasks: S
     return values.to_numpy(dtype=float)
 
 
-_TEMPLATES: dict[str, Any] = {}
+def _shipped_chunk_outcomes(key: str, pickled: bytes, *args: Any) -> np.ndarray:
+    """:func:`chunk_outcomes` in a worker process, the scenario unpickled on its first call only (``key``: its
+    fingerprint)."""
+    if _KEPT.get("key") != key:
+        _KEPT.update(key=key, scenario=pickle.loads(pickled), templates={}, spin_ups={})
+    return chunk_outcomes(_KEPT["scenario"], *args)
 
 
-def _templates(scenario: Scenario) -> dict[Any, Any]:
-    """This process's shared replays of the scenario's groups of points (:class:`engine.ReplayCache`'s templates)."""
-    if _TEMPLATES.get("scenario") is not scenario:
+_KEPT: dict[str, Any] = {}
+
+
+def _kept(scenario: Scenario) -> tuple[dict[Any, Any], dict[Any, Any]]:
+    """This process's shared replays of the scenario's groups of points and its worlds' spin-ups
+    (:class:`engine.ReplayCache`'s ``templates`` and ``spin_ups``), kept from call to call."""
+    if _KEPT.get("scenario") is not scenario:
         key = scenario.fingerprint()
-        if _TEMPLATES.get("key") != key:
-            _TEMPLATES.update(key=key, templates={})
-        _TEMPLATES["scenario"] = scenario
-    return _TEMPLATES["templates"]
+        if _KEPT.get("key") != key:
+            _KEPT.update(key=key, templates={}, spin_ups={})
+        _KEPT["scenario"] = scenario
+    return _KEPT["templates"], _KEPT["spin_ups"]
 
 
 def world_means(values: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ So the engine's tidy table is the Mesa model's, bit for bit (tests/experiment/te
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,11 +74,14 @@ class BatchResult:
 
 
 def run_batch(scenario: Scenario, runs: Sequence[Any], keep: np.ndarray, cache: ReplayCache | None = None,
-              threads: int | None = None) -> BatchResult:
+              threads: int | None = None, at_start: frozenset[str] = frozenset()) -> BatchResult:
     """Run a chunk of runs (objects with ``point``, ``replication``, ``seed``, ``values``) in one compiled call.
 
     ``keep`` lists the steps (0-based) whose stocks are recorded; random events are kept for
     every step. ``threads`` threads share the runs (the compiled loop runs without the GIL).
+    ``at_start``: paths whose overrides take effect at the start, after the spin-up (a policy's
+    levers: the years before the start are the scenario's as given), as if an event of the start
+    quarter set them (:func:`spin_up_starts`).
     """
     from sim.model import step as phases
 
@@ -90,13 +93,11 @@ def run_batch(scenario: Scenario, runs: Sequence[Any], keep: np.ndarray, cache: 
     plan, table, replays, worlds = replayed.plan, replayed.table, replayed.replays, replayed.worlds
     if len(set(plan.step_quarters.tolist())) > 1:
         raise UnsupportedByEngine("design points differ in model.quarters_per_step")
-    D, T = len(points), scenario.steps
+    T = scenario.steps
     P, S, C = table.priority.shape[1:]
     B = table.border_pairs.shape[1]
     Q, L = P + 1, table.arms_kernel.shape[1]
-    starts = phases.RunState(np.zeros((D, P, S, C)), np.zeros((D, P, S, C)), np.zeros((D, S)), np.zeros((D, S, C)),
-                             np.zeros((D, Q, S)), np.zeros((D, Q, S, L)), np.zeros((D, 4), dtype=np.uint64))
-    _spin_up(table, replayed, plan.step_quarters, scenario.start, starts, threads or 1)
+    starts = spin_up_starts(scenario, cache, points, values, replayed, at_start, threads or 1)
 
     N, K = len(runs), len(keep)
     point_of_run = np.array([local[r.point] for r in runs], dtype=np.int64)
@@ -138,6 +139,61 @@ def run_batch(scenario: Scenario, runs: Sequence[Any], keep: np.ndarray, cache: 
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(part, range(threads)))
     return out
+
+
+def spin_up_starts(scenario: Scenario, cache: ReplayCache, points: Sequence[int],
+                   values: Mapping[int, Mapping[str, Any]], replayed: Any, at_start: frozenset[str],
+                   threads: int) -> Any:
+    """Each point's start (a RunState with a first axis D): its spin-up on its world before any event.
+
+    Without ``at_start`` that world is the point's own (``replayed``). With it, the spin-up runs on
+    the point's values without those paths, and points that share what is left (a policy search's
+    policies in one uncertain world) share one spin-up: one per distinct world, kept in ``cache``
+    (``spin_ups``) for the calls that follow.
+    """
+    from sim.model import step as phases
+
+    if not at_start:
+        return _spun_up(scenario, replayed, threads)
+    before = {p: {k: v for k, v in values[p].items() if k not in at_start} for p in points}
+    keys = {p: _values_key(before[p]) for p in points}
+    missing = sorted({keys[p]: p for p in points if keys[p] not in cache.spin_ups}.values())
+    if missing:  # each distinct world's spin-up once, kept for the chunks (and generations) that follow
+        spun = replay_points(scenario, ReplayCache(scenario, len(missing), cache.templates), missing, before)
+        rows = _spun_up(scenario, spun, threads)
+        for i, p in enumerate(missing):
+            if len(cache.spin_ups) >= SPIN_UPS_KEPT:
+                cache.spin_ups.pop(next(iter(cache.spin_ups)))
+            cache.spin_ups[keys[p]] = tuple(a[i] for a in rows)
+    return phases.RunState(*(np.stack(column) for column in zip(*(cache.spin_ups[keys[p]] for p in points),
+                                                                 strict=True)))
+
+
+def _values_key(values: Mapping[str, Any]) -> Any:
+    """A design point's values as a dictionary key: the sorted pairs (their text where a value is unhashable)."""
+    pairs = tuple(sorted(values.items()))
+    try:
+        hash(pairs)
+    except TypeError:
+        return repr(pairs)
+    return pairs
+
+
+#: Spin-ups a cache keeps (about 10 kB each; a policy search needs one per uncertain world).
+SPIN_UPS_KEPT = 4096
+
+
+def _spun_up(scenario: Scenario, replayed: Any, threads: int) -> Any:
+    """The starts (a RunState with a first axis over ``replayed``'s points) after each point's spin-up."""
+    from sim.model import step as phases
+
+    U = len(replayed.spin)
+    P, S, C = replayed.table.priority.shape[1:]
+    Q, L = P + 1, replayed.table.arms_kernel.shape[1]
+    starts = phases.RunState(np.zeros((U, P, S, C)), np.zeros((U, P, S, C)), np.zeros((U, S)), np.zeros((U, S, C)),
+                             np.zeros((U, Q, S)), np.zeros((U, Q, S, L)), np.zeros((U, 4), dtype=np.uint64))
+    _spin_up(replayed.table, replayed, replayed.plan.step_quarters, scenario.start, starts, threads)
+    return starts
 
 
 def _spin_up(table: Any, replayed: Any, step_quarters: np.ndarray, start: int, starts: Any, threads: int) -> None:

@@ -141,13 +141,17 @@ class ReplayCache:
 
     ``templates`` keeps the replays that groups of points share (:mod:`sim.experiment.replay_many`),
     keyed by what the points have in common, not by point number: a cache may share it with others
-    of the same scenario whose point numbers mean other values (the policy search's calls).
+    of the same scenario whose point numbers mean other values (the policy search's calls); so may
+    ``spin_ups``, keyed by the values a spin-up ran on.
     """
 
-    def __init__(self, scenario: Scenario, size: int = 64, templates: dict[Any, Any] | None = None) -> None:
+    def __init__(self, scenario: Scenario, size: int = 64, templates: dict[Any, Any] | None = None,
+                 spin_ups: dict[Any, Any] | None = None) -> None:
         self.scenario, self.size = scenario, size
         self._cache: dict[int, PointReplay] = {}
         self.templates: dict[Any, Any] = {} if templates is None else templates
+        #: spin-ups by the values they ran on, when overrides take effect at the start (engine.spin_up_starts)
+        self.spin_ups: dict[Any, Any] = {} if spin_ups is None else spin_ups
 
     def get(self, point: int, values: Mapping[str, Any]) -> PointReplay:
         if point not in self._cache:

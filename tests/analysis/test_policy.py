@@ -143,7 +143,13 @@ def test_planted_dominant_policy_is_found_end_to_end(tmp_path: Path) -> None:
     for name in ("report.html", "parallel.png", "tradeoffs.svg", "convergence.png", "evaluations.csv"):
         assert (out / name).is_file(), name
     policy = load_scenario(tmp_path / "tiny-policy-policy-1.yaml")  # beside the searched file: extends reaches it
-    assert policy.parameters.value("powers.eu.budget.aid") == pytest.approx(best["powers.eu.budget.aid"])
+    adopted = {e.id: e for e in policy.events}["policy_1"]  # the levers set at the start, not before it
+    assert adopted.date == policy.start
+    assert {(f.operation, f.paths[0]): f.value for f in adopted.parameter_effects}[("set", "powers.eu.budget.aid")] \
+        == pytest.approx(
+        best["powers.eu.budget.aid"])
+    assert policy.parameters.value("powers.eu.budget.aid") == load_scenario(tmp_path / "tiny.yaml").parameters.value(
+        "powers.eu.budget.aid")
     worlds = load_scenario(tmp_path / "tiny-policy-policy-1-worlds.yaml")
     assert len(worlds.design) == 2 and [o.name for o in worlds.outcomes] == ["kz", "uz"]
     # a second call resumes: every policy answered from the archive, the same Pareto set
@@ -165,9 +171,11 @@ def test_evaluations_match_sim_run_and_do_not_depend_on_threads(tmp_path: Path) 
     assert np.array_equal(one, PolicyEvaluator(scenario, threads=2).outcomes(X))
     with open_processes(2) as (executor, _):
         assert np.array_equal(one, PolicyEvaluator(scenario, 1, executor, workers=2).outcomes(X))
-    # the second policy run by `sim run` in the same worlds: the very numbers the search saw
+    # the second policy run by `sim run` in the same worlds, adopted at the start (as the policy files write it):
+    # the very numbers the search saw
     text = TINY.replace("name: tiny-policy", "name: tiny-check").split("levers:")[0] + (
-        "parameters: {powers.eu.budget.aid: 2500.0, powers.eu.budget.security: 50.0}\nreplications: 1\n"
+        "events:\n  - {id: policy, date: 2019Q1, source: test, effects: [{parameter: powers.eu.budget.aid, set: 2500.0},"
+        " {parameter: powers.eu.budget.security, set: 50.0}]}\nreplications: 1\n"
         "outputs: {record: summary}\noutcomes: {kz: \"share(eu, KZ, composite, end)\", "
         "uz: \"share(eu, UZ, composite, end)\"}\n"
         "design: {sample: {method: lhs, n: 2, seed: 20190101, parameters: {powers.china.budget.aid: "
@@ -176,6 +184,34 @@ def test_evaluations_match_sim_run_and_do_not_depend_on_threads(tmp_path: Path) 
     ran = run_experiment(tmp_path / "check.yaml", results=tmp_path / "r", progress=False, workers=1)
     table = outcome_table(ran.store, load_scenario(tmp_path / "check.yaml").outcomes).sort_values("point")
     assert np.array_equal(table[["kz", "uz"]].to_numpy(), one[1, :, 0, :])
+    # set before the spin-up instead (`parameters:`), the policy would also have changed the years before the start
+    before = text.replace("events:\n  - {id: policy, date: 2019Q1, source: test, effects: [{parameter: powers.eu.budget."
+                          "aid, set: 2500.0}, {parameter: powers.eu.budget.security, set: 50.0}]}",
+                          "parameters: {powers.eu.budget.aid: 2500.0, powers.eu.budget.security: 50.0}")
+    (tmp_path / "check.yaml").write_text(before.replace("tiny-check", "tiny-before"))
+    ran = run_experiment(tmp_path / "check.yaml", results=tmp_path / "r", progress=False, workers=1)
+    table = outcome_table(ran.store, load_scenario(tmp_path / "check.yaml").outcomes).sort_values("point")
+    assert not np.allclose(table[["kz", "uz"]].to_numpy(), one[1, :, 0, :])
+
+
+def test_policies_in_one_world_share_its_spin_up_and_give_what_each_alone_gives(tmp_path: Path) -> None:
+    from sim.experiment import engine
+    from sim.experiment.plan import RunTask
+    from sim.experiment.runner import recorded_steps
+
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    scenario = load_scenario(tmp_path / "tiny.yaml")
+    keep = recorded_steps(scenario)
+    levers = frozenset({"powers.eu.budget.aid", "powers.eu.budget.security"})
+    worlds = [{"powers.china.budget.aid": 400.0}, {"powers.china.budget.aid": 900.0}]
+    policies = [{"powers.eu.budget.aid": a, "powers.eu.budget.security": 100.0} for a in (0.0, 1500.0, 3000.0)]
+    tasks = [RunTask(0, i * 2 + w, 0, 7, {**world, **policy}) for i, policy in enumerate(policies)
+             for w, world in enumerate(worlds)]
+    together = engine.run_batch(scenario, tasks, keep, threads=1, at_start=levers)
+    for n, task in enumerate(tasks):
+        alone = engine.run_batch(scenario, [task], keep, threads=1, at_start=levers)
+        assert np.array_equal(alone.stocks[0], together.stocks[n])
+    assert not np.array_equal(together.stocks[0], together.stocks[2])  # the levers matter after the start
 
 
 # -- bad input ----------------------------------------------------------------------------------------------
