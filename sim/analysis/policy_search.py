@@ -218,8 +218,17 @@ def _solutions(platypus: Any, problem: PolicyProblem, state: SearchState, rows: 
     return out
 
 
+#: Archives per seed whose hypervolume is computed for the convergence record (evenly spread, the last included).
+CONVERGENCE_POINTS = 100
+
+
 def hypervolumes(problem: PolicyProblem, state: SearchState) -> list[tuple[int, int, float]]:
-    """Hypervolume of each recorded archive, all normalised to the range of every policy evaluated."""
+    """Hypervolume of recorded archives, all normalised to the range of every policy evaluated.
+
+    At most :data:`CONVERGENCE_POINTS` per seed: a generation's archive is recorded, but the
+    hypervolume of each of a long search's (500 generations for 20,000 evaluations) would take
+    longer than its runs, and a convergence chart needs no more.
+    """
     import platypus
 
     if not state.snapshots or not state.F:
@@ -229,7 +238,17 @@ def hypervolumes(problem: PolicyProblem, state: SearchState) -> list[tuple[int, 
     high = np.where(high > low, high, low + 1.0)
     indicator = platypus.Hypervolume(minimum=list(low), maximum=list(high))
     return [(s, nfe, float(indicator.calculate(_solutions(platypus, problem, state, rows))))
-            for s, nfe, rows in state.snapshots]
+            for s, nfe, rows in _spread(state.snapshots, CONVERGENCE_POINTS)]
+
+
+def _spread(snapshots: list[tuple[int, int, list[int]]], n: int) -> list[tuple[int, int, list[int]]]:
+    """At most ``n`` snapshots of each seed, evenly spread over its generations, its last one always kept."""
+    out = []
+    for seed in dict.fromkeys(s for s, _, _ in snapshots):
+        own = [snap for snap in snapshots if snap[0] == seed]
+        keep = np.unique(np.round(np.linspace(0, len(own) - 1, min(n, len(own)))).astype(int))
+        out += [own[i] for i in keep]
+    return out
 
 
 def load_state(folder: Path, key: str) -> SearchState | None:

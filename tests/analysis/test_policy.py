@@ -248,3 +248,13 @@ def test_bad_policy_input_is_located(change: tuple[str, str], expected: tuple[st
     assert message.startswith("bad.yaml") and "\n" not in message
     for part in expected:
         assert part in message, (part, message)
+
+
+def test_the_convergence_record_spreads_at_most_its_points_over_each_seed_and_keeps_the_last() -> None:
+    from sim.analysis.policy_search import _spread
+
+    snapshots = [(0, 10 * g, [g]) for g in range(250)] + [(1, 10 * g, [g]) for g in range(30)]
+    kept = _spread(snapshots, 100)
+    first = [nfe for s, nfe, _ in kept if s == 0]
+    assert len(first) == 100 and first[0] == 0 and first[-1] == 2490 and first == sorted(first)
+    assert [nfe for s, nfe, _ in kept if s == 1] == [10 * g for g in range(30)]  # fewer than 100: all of them
