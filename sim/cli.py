@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import os
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -182,8 +183,8 @@ def _parser() -> argparse.ArgumentParser:
     optimise.add_argument("--evaluations", "-n", type=_count,
                           help="policies to evaluate (default: `search.evaluations`)")
     optimise.add_argument("--seeds", type=_count, help="independent searches, merged (default: `search.seeds`)")
-    optimise.add_argument("--workers", "-w", type=_count, default=1,
-                          help="worker processes sharing each generation's runs (default 1; same results)")
+    optimise.add_argument("--workers", "-w", type=_count,
+                          help="worker processes sharing each generation's runs (default: one per core; same results)")
     optimise.add_argument("--results", type=_folder, default=DEFAULT_RESULTS, help="results root folder")
     optimise.add_argument("--out", type=_folder, help="output folder (default: results/NAME/optimise; a search "
                                                       "found there with the same settings is resumed)")
@@ -435,7 +436,8 @@ def cmd_optimise(args: argparse.Namespace) -> int:
     analysis = _analysis_extra("optimise")
     scenario = load_scenario(resolve_scenario(args.scenario))
     done = analysis.optimise(scenario, out=args.out, evaluations=args.evaluations, seeds=args.seeds,
-                             workers=args.workers, progress=not args.quiet, results=args.results)
+                             workers=args.workers or os.cpu_count() or 1, progress=not args.quiet,
+                             results=args.results)
     print(f"{len(done.evaluated):,} policies evaluated ({done.runs:,} runs, {done.seconds:.0f} s; {done.reused:,} "
           f"from the saved archive); Pareto set: {len(done.pareto)} policies")
     print(f"report: {done.report} (pareto.csv, charts); policy scenarios: {len(done.policies)} files in "
