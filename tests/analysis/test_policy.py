@@ -158,6 +158,11 @@ def test_planted_dominant_policy_is_found_end_to_end(tmp_path: Path) -> None:
     assert pd.read_csv(out / "pareto.csv").equals(pareto)
 
 
+#: The second policy of the next test, adopted at the start (as the policy files write it).
+ADOPTED = ("events:\n  - {id: policy, date: 2019Q1, source: test, effects: [{parameter: powers.eu.budget.aid, "
+           "set: 2500.0}, {parameter: powers.eu.budget.security, set: 50.0}]}\n")
+
+
 def test_evaluations_match_sim_run_and_do_not_depend_on_threads(tmp_path: Path) -> None:
     from sim.analysis.policy_eval import PolicyEvaluator
     from sim.experiment.batch import run_experiment
@@ -173,9 +178,8 @@ def test_evaluations_match_sim_run_and_do_not_depend_on_threads(tmp_path: Path) 
         assert np.array_equal(one, PolicyEvaluator(scenario, 1, executor, workers=2).outcomes(X))
     # the second policy run by `sim run` in the same worlds, adopted at the start (as the policy files write it):
     # the very numbers the search saw
-    text = TINY.replace("name: tiny-policy", "name: tiny-check").split("levers:")[0] + (
-        "events:\n  - {id: policy, date: 2019Q1, source: test, effects: [{parameter: powers.eu.budget.aid, set: 2500.0},"
-        " {parameter: powers.eu.budget.security, set: 50.0}]}\nreplications: 1\n"
+    text = TINY.replace("name: tiny-policy", "name: tiny-check").split("levers:")[0] + ADOPTED + (
+        "replications: 1\n"
         "outputs: {record: summary}\noutcomes: {kz: \"share(eu, KZ, composite, end)\", "
         "uz: \"share(eu, UZ, composite, end)\"}\n"
         "design: {sample: {method: lhs, n: 2, seed: 20190101, parameters: {powers.china.budget.aid: "
@@ -185,9 +189,7 @@ def test_evaluations_match_sim_run_and_do_not_depend_on_threads(tmp_path: Path) 
     table = outcome_table(ran.store, load_scenario(tmp_path / "check.yaml").outcomes).sort_values("point")
     assert np.array_equal(table[["kz", "uz"]].to_numpy(), one[1, :, 0, :])
     # set before the spin-up instead (`parameters:`), the policy would also have changed the years before the start
-    before = text.replace("events:\n  - {id: policy, date: 2019Q1, source: test, effects: [{parameter: powers.eu.budget."
-                          "aid, set: 2500.0}, {parameter: powers.eu.budget.security, set: 50.0}]}",
-                          "parameters: {powers.eu.budget.aid: 2500.0, powers.eu.budget.security: 50.0}")
+    before = text.replace(ADOPTED, "parameters: {powers.eu.budget.aid: 2500.0, powers.eu.budget.security: 50.0}\n")
     (tmp_path / "check.yaml").write_text(before.replace("tiny-check", "tiny-before"))
     ran = run_experiment(tmp_path / "check.yaml", results=tmp_path / "r", progress=False, workers=1)
     table = outcome_table(ran.store, load_scenario(tmp_path / "check.yaml").outcomes).sort_values("point")
@@ -254,7 +256,7 @@ def test_the_convergence_record_spreads_at_most_its_points_over_each_seed_and_ke
     from sim.analysis.policy_search import _spread
 
     snapshots = [(0, 10 * g, [g]) for g in range(250)] + [(1, 10 * g, [g]) for g in range(30)]
-    kept = _spread(snapshots, 100)
+    kept = _spread(snapshots, 100)  # (the shipped CONVERGENCE_POINTS is smaller; the rule is the same)
     first = [nfe for s, nfe, _ in kept if s == 0]
     assert len(first) == 100 and first[0] == 0 and first[-1] == 2490 and first == sorted(first)
     assert [nfe for s, nfe, _ in kept if s == 1] == [10 * g for g in range(30)]  # fewer than 100: all of them
