@@ -303,6 +303,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sim.experiment.batch import StorageFull, run_experiment
     from sim.scenario.library import resolve_scenario
     from sim.scenario.load import load_scenario
+    from sim.views.chart_pool import chart_workers
 
     scenario = load_scenario(resolve_scenario(args.scenario))
     for warning in scenario.warnings:
@@ -319,7 +320,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         result = run_experiment(scenario, results=args.results, executor=args.executor, workers=args.workers,
                                 scheduler=args.scheduler, resume=args.resume, replications=args.replications,
-                                progress=not args.quiet, engine=args.engine)
+                                progress=not args.quiet, engine=args.engine, chart_workers=chart_workers())
     except StorageFull as full:
         print(f"error: {full}; finished runs are kept. Free some space, then resume with: sim run {args.scenario} "
               f"--resume {full.folder.name}", file=sys.stderr)
@@ -375,6 +376,7 @@ def _analysis_extra(name: str):  # type: ignore[no-untyped-def]
 
 def cmd_charts(args: argparse.Namespace) -> int:
     from sim.experiment.batch import remake_charts
+    from sim.views.chart_pool import chart_workers
 
     if args.quarter:
         from sim.model.calendar import format_quarter, parse_quarter
@@ -383,7 +385,7 @@ def cmd_charts(args: argparse.Namespace) -> int:
             args.quarter = format_quarter(parse_quarter(args.quarter))
         except ValueError as err:
             raise InputError(str(err), key="--quarter") from None
-    made = remake_charts(args.folder, args.quarter, partial=args.partial)
+    made = remake_charts(args.folder, args.quarter, partial=args.partial, chart_workers=chart_workers())
     print(f"{len(made.files)} chart files written to {args.folder}, drawn from {made.used} of {made.total} runs"
           + ("" if made.used == made.total else " (--partial: an incomplete experiment)"))
     return 0

@@ -102,6 +102,7 @@ def run_experiment(
     progress: bool = True,
     experiment_id: str | None = None,
     engine: str | None = None,
+    chart_workers: int = 0,
 ) -> ExperimentResult:
     """Run (or resume) a scenario's experiment and store it under ``results/<name>/<id>/``.
 
@@ -116,6 +117,9 @@ def run_experiment(
         progress: show progress on stderr.
         experiment_id: name the experiment folder (default: the UTC time).
         engine: ``auto``, ``agents`` or ``batched`` (default: the scenario's ``outputs.engine``).
+        chart_workers: processes that draw the charts beside this one (:mod:`sim.views.chart_pool`;
+            ``sim run`` starts them). 0, the default here: a script that calls this without the
+            ``if __name__ == "__main__":`` guard would otherwise be run again by each of them.
 
     Raises:
         StorageFull: the disk filled up; finished chunks are kept and ``resume`` completes the rest.
@@ -140,7 +144,8 @@ def run_experiment(
     try:
         if resume:
             store.mark_running(resumed=now())
-        return _run(scenario, store, executor, workers, scheduler, progress, engine or scenario.outputs.engine)
+        return _run(scenario, store, executor, workers, scheduler, progress, engine or scenario.outputs.engine,
+                    chart_workers)
     except OSError as err:
         if not disk_full(err):
             _mark_stopped(store, err)
@@ -175,7 +180,7 @@ def _mark_stopped(store: ExperimentStore, err: BaseException) -> None:
 
 
 def _run(scenario: Scenario, store: ExperimentStore, executor: str, workers: int, scheduler: str | None,
-         progress: bool, engine: str) -> ExperimentResult:
+         progress: bool, engine: str, chart_workers: int = 0) -> ExperimentResult:
     tasks = plan_runs(scenario)
     done = store.finished()
     todo = [t for t in tasks if t.run not in done]
@@ -184,7 +189,7 @@ def _run(scenario: Scenario, store: ExperimentStore, executor: str, workers: int
     bar = Progress(len(tasks), len(tasks) - len(todo), progress)
     state = Session(bar)
     payload = replace(scenario, sources=[])  # what workers need, without file texts
-    with chart_pool(_draws_charts(scenario)) as pool:  # it starts now, to be ready when the runs are done
+    with chart_pool(chart_workers if _draws_charts(scenario) else 0) as pool:  # now: ready when the runs are done
         try:
             # no run left to do: a resume of an experiment killed while its exports were written only writes them
             if todo and chosen == "batched":
@@ -225,17 +230,19 @@ class Redrawn:
     total: int
 
 
-def remake_charts(folder: str | Path, quarter: str | None = None, partial: bool = False) -> Redrawn:
+def remake_charts(folder: str | Path, quarter: str | None = None, partial: bool = False,
+                  chart_workers: int = 0) -> Redrawn:
     """Redraw an experiment's standard charts from its stored results (no rerun).
 
     An incomplete experiment is refused unless ``partial``: charts of 5 runs of 6 would pass for the whole.
+    ``chart_workers``: as for :func:`run_experiment`.
     """
     from sim.views.standard import standard_charts
 
     scenario = stored_scenario(folder)
     store = ExperimentStore(folder)
     used, total = store.require_complete("sim charts", scenario.n_runs, partial)
-    with chart_pool(True) as pool:
+    with chart_pool(chart_workers) as pool:
         return Redrawn(standard_charts(scenario, store.snapshot(), quarter, pool), used, total)
 
 

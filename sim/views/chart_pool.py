@@ -8,8 +8,12 @@ one left to draw (a chart not yet started in the pool is cancelled there and dra
 are the same whoever draws them (tests/views/test_chart_pool.py). A pool whose process died is not
 an error: what it did not draw is drawn here.
 
-``SIM_CHART_WORKERS`` sets the number of drawing processes (default: one fewer than the cores, at
-most 2; 0 draws everything in this process, as the test suite does, whose workers already use every core).
+The command line (``sim run``, ``sim charts``) starts the pool; the Python API draws in one process
+unless asked (``chart_workers``): the drawing processes are started with ``spawn``, which runs the
+calling script again in each of them unless it has the ``if __name__ == "__main__":`` guard.
+``SIM_CHART_WORKERS`` sets the command line's number of drawing processes (default: one fewer than
+the cores, at most 2; 0 draws everything in one process, as the test suite does, whose workers
+already use every core).
 """
 
 from __future__ import annotations
@@ -83,9 +87,8 @@ class ChartPool:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-def start_pool(charts_wanted: bool) -> ChartPool | None:
-    """A pool when charts will be drawn and a spare core is there (:func:`chart_workers`), else None."""
-    workers = chart_workers() if charts_wanted else 0
+def start_pool(workers: int) -> ChartPool | None:
+    """A pool of ``workers`` drawing processes (None for none: the charts are drawn in this process)."""
     if workers <= 0:
         return None
     try:
@@ -95,9 +98,9 @@ def start_pool(charts_wanted: bool) -> ChartPool | None:
 
 
 @contextlib.contextmanager
-def chart_pool(charts_wanted: bool):  # type: ignore[no-untyped-def]
+def chart_pool(workers: int):  # type: ignore[no-untyped-def]
     """:func:`start_pool` for the length of a ``with`` block, closed whatever happens in it."""
-    pool = start_pool(charts_wanted)
+    pool = start_pool(workers)
     try:
         yield pool
     finally:
