@@ -102,8 +102,10 @@ def start_background_build() -> bool:
     os.close(fd)
     env = {key: value for key, value in os.environ.items() if key != "NUMBA_DISABLE_JIT"}
     env["SIM_FIRST_RUN"] = "compile"
+    # its own process group (Ctrl-C at the terminal does not reach it) but this session: with the kernel's
+    # autogroups (one per session) a new session would be scheduled as an equal of this one, nice or not
     subprocess.Popen([sys.executable, "-m", "sim.first_run", str(lock)], env=env, stdin=subprocess.DEVNULL,
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0)
     return True
 
 
@@ -117,6 +119,8 @@ def build(lock: Path | None = None, engines: tuple[str, ...] = ("batched", "agen
     """
     with contextlib.suppress(OSError, AttributeError):
         os.nice(19)  # the interpreted run that started it comes first
+    with contextlib.suppress(OSError, AttributeError):  # and on Linux, only when a core is idle
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     try:
         import tempfile
         from dataclasses import replace
