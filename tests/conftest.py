@@ -37,19 +37,6 @@ def pytest_configure(config: pytest.Config) -> None:
         build_in_parallel()
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The long tests first (marked slow, and the notebook), in their order; then the rest.
-
-    pytest-xdist hands the tests out in collection order: the browser tests, the pattern tests and
-    the notebook, collected last, used to leave one worker finishing them alone for the last
-    minute. Started first, they run beside the many short ones.
-    """
-    def long(item: pytest.Item) -> bool:
-        return item.get_closest_marker("slow") is not None or item.nodeid.endswith(".ipynb")
-
-    items.sort(key=lambda item: not long(item))  # (stable)
-
-
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
 
