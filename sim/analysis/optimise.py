@@ -116,7 +116,7 @@ def optimise(scenario: Scenario, out: str | Path | None = None, evaluations: int
     bar = Progress(total, 0, progress, label="search")
     started = time.perf_counter()
 
-    def advance(n: int) -> None:  # restarts and the first seed's extra generation may ask for a few more
+    def advance(n: int) -> None:  # the first seed's first generation is asked twice (it sets the epsilons)
         if (step := min(n * per_policy, total - bar.done)) > 0:
             bar.advance(step, 0)
 

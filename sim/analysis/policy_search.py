@@ -149,10 +149,9 @@ def run_search(problem: PolicyProblem, evaluate: Evaluate, evaluations: int, see
 
     ``state`` resumes an earlier search of the same problem (its rows answer again without
     evaluating); ``save`` is called with the state after every generation. A KeyboardInterrupt
-    stops the search after saving; the result then says ``interrupted``.
+    stops the search after saving; the result then says ``interrupted``. A seed's evaluations never
+    exceed its share (:class:`sim.analysis.eps_nsga2.BudgetedEpsNSGAII`), so neither does the total.
     """
-    import platypus
-
     state = state or SearchState()
     state.snapshots = []
     per_seed = max(population, evaluations // seeds)
@@ -162,12 +161,12 @@ def run_search(problem: PolicyProblem, evaluate: Evaluate, evaluations: int, see
     try:
         for s in range(seeds):
             random.seed(int(seed) * 1000 + s)
-            algorithm = _algorithm(platypus, problem, population, evaluator, eps)
+            algorithm = _algorithm(problem, population, evaluator, eps, per_seed)
             if eps is None:  # the first seed's first generation sets the default epsilons for every seed
                 algorithm.step()  # the first generation's rows: the same whether fresh or answered from a saved state
                 eps = epsilons(problem, np.array([state.F[sol.row] for sol in algorithm.population]))
                 random.seed(int(seed) * 1000 + s)
-                algorithm = _algorithm(platypus, problem, population, evaluator, eps)
+                algorithm = _algorithm(problem, population, evaluator, eps, per_seed)
 
             def record(alg: Any, s: int = s) -> None:
                 state.snapshots.append((s, alg.nfe, [sol.row for sol in alg.archive]))
@@ -183,24 +182,30 @@ def run_search(problem: PolicyProblem, evaluate: Evaluate, evaluations: int, see
     return SearchResult(pareto, hypervolumes(problem, state), state, len(state.X), interrupted)
 
 
-def _algorithm(platypus: Any, problem: PolicyProblem, population: int, evaluator: Any,
-               eps: list[float] | None) -> Any:
+def _algorithm(problem: PolicyProblem, population: int, evaluator: Any, eps: list[float] | None,
+               budget: int) -> Any:
+    import platypus
+
+    from sim.analysis.eps_nsga2 import BudgetedEpsNSGAII
+
     pp = platypus.Problem(len(problem.levers), len(problem.objectives))
     pp.types[:] = [platypus.Real(lv.low, lv.high) for lv in problem.levers]
     pp.directions[:] = platypus.Direction.MINIMIZE
-    return platypus.EpsNSGAII(pp, eps or [1e-9] * len(problem.objectives), population_size=population,
-                              evaluator=evaluator)
+    return BudgetedEpsNSGAII(pp, eps or [1e-9] * len(problem.objectives), budget, population_size=population,
+                             evaluator=evaluator)
 
 
 def merge_archives(problem: PolicyProblem, state: SearchState, eps: list[float]) -> list[int]:
     """The rows of the epsilon-nondominated set of every seed's last archive (Platypus's epsilon-box archive)."""
     import platypus
 
+    from sim.analysis.eps_nsga2 import EpsilonArchive
+
     last: dict[int, list[int]] = {}
     for s, _, rows in state.snapshots:
         last[s] = rows
     rows = sorted({r for rs in last.values() for r in rs}) or list(range(len(state.F)))
-    archive = platypus.EpsilonBoxArchive(eps)
+    archive = EpsilonArchive(eps)
     for sol in _solutions(platypus, problem, state, rows):
         archive.add(sol)
     return sorted(sol.row for sol in archive)
