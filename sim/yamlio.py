@@ -8,6 +8,8 @@ paths to (line, column) so errors can point at the source.
 
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -93,9 +95,35 @@ def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
 
 
 def parse_yaml(text: str, source: str | Path = "<string>") -> tuple[Any, LineMap]:
-    """Parse YAML text safely; return the data and the key-path -> (line, column) map."""
+    """Parse YAML text safely; return the data and the key-path -> (line, column) map.
+
+    A text parsed before in this process is not parsed again (pure-Python parsing is most of the
+    time of loading a scenario, and a chain of ``extends`` reads the same library files for every
+    scenario: ``sim optimise`` checks hundreds of policy files extending one): the caller gets its
+    own copy of the data, so changing it changes nothing for the next caller.
+    """
     if len(text.encode("utf-8", "replace")) > MAX_BYTES:
         raise InputError(f"file is larger than {MAX_BYTES} bytes", file=source)
+    try:
+        data, lines = _parsed(text) if len(text) <= MAX_CACHED_CHARS else _parse(text)
+    except InputError as err:
+        err.file = source
+        raise
+    return copy.deepcopy(data), dict(lines)
+
+
+#: Texts up to this size are kept parsed (scenario and data files are a few kB); at most PARSED_KEPT of them.
+MAX_CACHED_CHARS = 200_000
+PARSED_KEPT = 128
+
+
+@functools.lru_cache(maxsize=PARSED_KEPT)
+def _parsed(text: str) -> tuple[Any, LineMap]:
+    return _parse(text)
+
+
+def _parse(text: str) -> tuple[Any, LineMap]:
+    """The data and line map of a text, or an InputError without a file (the caller names it)."""
     lines: LineMap = {}
     loader = None
     try:
@@ -110,19 +138,15 @@ def parse_yaml(text: str, source: str | Path = "<string>") -> tuple[Any, LineMap
             )
         _map_lines(node, "", lines, set())
         data = loader.construct_document(node)
-    except InputError as err:
-        err.file = source
-        raise
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         raise InputError(
             f"not valid YAML: {err.problem or err.context}",
-            file=source,
             line=mark.line + 1 if mark else None,
             column=mark.column + 1 if mark else None,
         ) from None
     except (yaml.YAMLError, RecursionError, TypeError, ValueError) as err:
-        raise InputError(f"not valid YAML: {err}", file=source) from None
+        raise InputError(f"not valid YAML: {err}") from None
     finally:
         if loader is not None:
             loader.dispose()

@@ -47,3 +47,16 @@ def test_syntax_errors_name_line_and_column():
 def test_control_characters_are_a_clean_error():
     with pytest.raises(InputError, match="not valid YAML"):
         parse_yaml("name: x\x00\n", "nul.yaml")
+
+
+def test_a_text_parsed_again_gives_a_fresh_copy_and_its_errors_name_each_file():
+    text = "name: x\nparameters: {a: [1, 2]}\n"
+    first, lines = parse_yaml(text, "one.yaml")
+    first["parameters"]["a"].append(3)
+    lines.clear()
+    again, lines_again = parse_yaml(text, "two.yaml")
+    assert again == {"name": "x", "parameters": {"a": [1, 2]}} and lines_again["parameters.a"] == (2, 14)
+    for name in ("bad-one.yaml", "bad-two.yaml"):
+        with pytest.raises(InputError) as err:
+            parse_yaml("a: 1\na: 2\n", name)
+        assert str(err.value).startswith(f"{name}: line 2")
