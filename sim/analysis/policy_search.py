@@ -223,38 +223,24 @@ def _solutions(platypus: Any, problem: PolicyProblem, state: SearchState, rows: 
     return out
 
 
-#: Archives per seed whose hypervolume is computed for the convergence record (evenly spread, the last included;
-#: one of an 867-policy archive takes 0.7 s).
-CONVERGENCE_POINTS = 40
-
-
 def hypervolumes(problem: PolicyProblem, state: SearchState) -> list[tuple[int, int, float]]:
-    """Hypervolume of recorded archives, all normalised to the range of every policy evaluated.
+    """Hypervolume of every recorded archive, all normalised to the range of every policy evaluated.
 
-    At most :data:`CONVERGENCE_POINTS` per seed: a generation's archive is recorded, but the
-    hypervolume of each of a long search's (500 generations for 20,000 evaluations) would take
-    longer than its runs, and a convergence chart needs no more.
+    The share of the unit cube, between the normalised points and the worst corner, that the
+    archive dominates (Platypus's indicator's definition), computed by moocore's exact algorithm:
+    the same values to the last bits, and a millisecond for an archive of 900 policies, where
+    Platypus's took two seconds (so a 20,000-evaluation search can record every generation).
     """
-    import platypus
+    import moocore
 
     if not state.snapshots or not state.F:
         return []
     G = _minimised(np.array(state.F), problem.objectives)
     low, high = G.min(axis=0), G.max(axis=0)
-    high = np.where(high > low, high, low + 1.0)
-    indicator = platypus.Hypervolume(minimum=list(low), maximum=list(high))
-    return [(s, nfe, float(indicator.calculate(_solutions(platypus, problem, state, rows))))
-            for s, nfe, rows in _spread(state.snapshots, CONVERGENCE_POINTS)]
-
-
-def _spread(snapshots: list[tuple[int, int, list[int]]], n: int) -> list[tuple[int, int, list[int]]]:
-    """At most ``n`` snapshots of each seed, evenly spread over its generations, its last one always kept."""
-    out = []
-    for seed in dict.fromkeys(s for s, _, _ in snapshots):
-        own = [snap for snap in snapshots if snap[0] == seed]
-        keep = np.unique(np.round(np.linspace(0, len(own) - 1, min(n, len(own)))).astype(int))
-        out += [own[i] for i in keep]
-    return out
+    unit = (G - low) / np.where(high > low, high - low, 1.0)
+    worst = np.ones(G.shape[1])
+    return [(s, nfe, float(moocore.hypervolume(unit[rows], ref=worst)) if rows else 0.0)
+            for s, nfe, rows in state.snapshots]
 
 
 def load_state(folder: Path, key: str) -> SearchState | None:

@@ -252,11 +252,31 @@ def test_bad_policy_input_is_located(change: tuple[str, str], expected: tuple[st
         assert part in message, (part, message)
 
 
-def test_the_convergence_record_spreads_at_most_its_points_over_each_seed_and_keeps_the_last() -> None:
-    from sim.analysis.policy_search import _spread
+def test_the_convergence_record_is_platypus_hypervolume_of_every_generation() -> None:
+    from types import SimpleNamespace
 
-    snapshots = [(0, 10 * g, [g]) for g in range(250)] + [(1, 10 * g, [g]) for g in range(30)]
-    kept = _spread(snapshots, 100)  # (the shipped CONVERGENCE_POINTS is smaller; the rule is the same)
-    first = [nfe for s, nfe, _ in kept if s == 0]
-    assert len(first) == 100 and first[0] == 0 and first[-1] == 2490 and first == sorted(first)
-    assert [nfe for s, nfe, _ in kept if s == 1] == [10 * g for g in range(30)]  # fewer than 100: all of them
+    import platypus
+
+    from sim.analysis.policy_search import SearchState, hypervolumes
+
+    rng = np.random.default_rng(4)
+    x = rng.random((400, 2))
+    F = np.c_[x, 1.4 - x.sum(axis=1) + 0.2 * rng.random(400)]  # three objectives, the second maximised
+    problem = SimpleNamespace(objectives=[SimpleNamespace(maximised=m) for m in (False, True, False)])
+    snapshots = [(0, 40 * g, sorted(rng.choice(400, 30 + 30 * g, replace=False).tolist())) for g in range(8)]
+    state = SearchState(X=[np.zeros(1)] * 400, F=list(F), snapshots=snapshots)
+    ours = hypervolumes(problem, state)
+    G = F * np.array([1.0, -1.0, 1.0])
+    indicator = platypus.Hypervolume(minimum=list(G.min(axis=0)), maximum=list(G.max(axis=0)))
+    pp = platypus.Problem(1, 3)
+    pp.directions[:] = platypus.Direction.MINIMIZE
+    theirs = []
+    for _, _, rows in snapshots:
+        sols = []
+        for r in rows:
+            sol = platypus.Solution(pp)
+            sol.objectives[:] = list(G[r])
+            sols.append(sol)
+        theirs.append(indicator.calculate(sols))
+    assert [(s, n) for s, n, _ in ours] == [(s, n) for s, n, _ in snapshots]  # every generation recorded
+    assert np.allclose([h for _, _, h in ours], theirs, rtol=1e-12, atol=0) and 0 < theirs[0] < theirs[-1] < 1
