@@ -57,7 +57,7 @@ def loop_of(package: str, runs: int, scratch: Path):  # type: ignore[no-untyped-
     load = __import__(f"{package}.scenario.load", fromlist=["load_scenario"])
     scenario = load.load_scenario(write_bench_scenario(max(1, runs // 10), scratch, "summary"))
     tasks, keep = batch.plan_runs(scenario), np.asarray(runner.recorded_steps(scenario))
-    cache = engine.ReplayCache(scenario)
+    cache = engine.ReplayCache(scenario)  # (engine imports it: old and new packages alike)
     engine.run_batch(scenario, tasks, keep, cache, 1)
     return lambda: engine.run_batch(scenario, tasks, keep, cache, 1), len(tasks)
 

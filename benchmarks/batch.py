@@ -137,13 +137,14 @@ def run_kernel(runs: int, threads: int) -> dict:
 
     from sim.experiment import engine
     from sim.experiment.batch import plan_runs
+    from sim.experiment.replay import ReplayCache
     from sim.experiment.runner import recorded_steps
     from sim.scenario.load import load_scenario
 
     with tempfile.TemporaryDirectory() as tmp:
         scenario = load_scenario(write_bench_scenario(runs // len(AID_VALUES), Path(tmp), "summary"))
     tasks, keep = plan_runs(scenario), recorded_steps(scenario)
-    cache = engine.ReplayCache(scenario)
+    cache = ReplayCache(scenario)
     engine.run_batch(scenario, tasks[:20], keep, cache, threads)  # compile or load the compiled code
     best = (float("inf"), 0.0)
     for _ in range(3):

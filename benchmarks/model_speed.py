@@ -57,10 +57,11 @@ def engine_step(scenario, runs: int = 2000) -> float:  # type: ignore[no-untyped
     """Seconds per step and replication of the batched engine on one thread (spin-up and draws included)."""
     from sim.experiment import engine
     from sim.experiment.batch import plan_runs
+    from sim.experiment.replay import ReplayCache
 
     tasks = plan_runs(replace(scenario, replications=runs))
     keep = np.array([scenario.steps - 1])
-    cache = engine.ReplayCache(scenario)
+    cache = ReplayCache(scenario)
     engine.run_batch(scenario, tasks[:10], keep, cache, 1)
     best = float("inf")
     for _ in range(3):

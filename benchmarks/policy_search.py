@@ -114,13 +114,13 @@ def generation(scenario, population: int, per_point: bool) -> None:  # type: ign
 
 def _each(scenario, cache, points, values):  # type: ignore[no-untyped-def]
     """The per-point path: each point replayed alone and stacked (what run_batch did before replay_many)."""
-    from sim.experiment import engine
+    from sim.experiment.replay import build_plan, replay
     from sim.experiment.replay_many import assemble, single_unit
 
     units = []
     for d, p in enumerate(points):
-        rep = engine.replay(scenario, values[p])
-        units.append(single_unit(rep, d, engine.build_plan(scenario.start, [rep])[0]))
+        rep = replay(scenario, values[p])
+        units.append(single_unit(rep, d, build_plan(scenario.start, [rep])[0]))
     return assemble(scenario.start, units, len(points))
 
 

@@ -76,7 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=200_000)
     args = parser.parse_args()
-    from sim.experiment.engine import replay
+    from sim.experiment.replay import replay
     from sim.model.world import world_table
     from sim.scenario.load import load_scenario
 

@@ -59,6 +59,7 @@ class BatchEvaluator(Evaluator):
         """Per target, the model's shares per candidate and replication: (candidates, replications, powers)."""
         from sim.experiment import engine
         from sim.experiment.batch import RunTask
+        from sim.experiment.replay import ReplayCache
 
         n = steps or steps_needed(self.scenario, targets)
         scenario, R = replace(self.scenario, steps=n), len(self.seeds)
@@ -69,7 +70,7 @@ class BatchEvaluator(Evaluator):
             runs = [RunTask(d * R + r, d, r, int(seed), dict(values))
                     for d, values in enumerate(block) for r, seed in enumerate(self.seeds)]
             # a fresh replay cache: point numbers are reused from block to block with other values
-            result = engine.run_batch(scenario, runs, np.arange(n), engine.ReplayCache(scenario, len(block)),
+            result = engine.run_batch(scenario, runs, np.arange(n), ReplayCache(scenario, len(block)),
                                       self.threads)
             world = result.worlds[0]
             shares = target_shares(batch_outputs(result), list(world.powers), list(world.states), scenario,

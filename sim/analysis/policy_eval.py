@@ -113,11 +113,12 @@ def chunk_outcomes(scenario: Scenario, keep: np.ndarray, channels: Any, tasks: S
     from sim.experiment import engine
     from sim.experiment.chunk import result_columns
     from sim.experiment.outcomes import evaluate
+    from sim.experiment.replay import ReplayCache
 
     points = sorted({t.point for t in tasks})
     # a fresh cache of replays by point (point numbers mean other values from call to call), but the replays
     # groups of points share (:mod:`sim.experiment.replay_many`) are kept by this process across its calls
-    cache = engine.ReplayCache(scenario, len(points), *_kept(scenario))
+    cache = ReplayCache(scenario, len(points), *_kept(scenario))
     result = engine.run_batch(scenario, tasks, keep, cache, threads, at_start)
     n = np.arange(len(tasks), dtype=np.int64)
     zeros = np.zeros(len(tasks), dtype=np.int64)
@@ -139,7 +140,7 @@ _KEPT: dict[str, Any] = {}
 
 def _kept(scenario: Scenario) -> tuple[dict[Any, Any], dict[Any, Any]]:
     """This process's shared replays of the scenario's groups of points and its worlds' spin-ups
-    (:class:`engine.ReplayCache`'s ``templates`` and ``spin_ups``), kept from call to call."""
+    (:class:`sim.experiment.replay.ReplayCache`'s ``templates`` and ``spin_ups``), kept from call to call."""
     if _KEPT.get("scenario") is not scenario:
         key = scenario.fingerprint()
         if _KEPT.get("key") != key:

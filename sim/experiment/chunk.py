@@ -161,10 +161,10 @@ def rerun_by_run(scenario: Scenario, folder: str, tasks: list[RunTask], err: Bas
     The two engines give the same numbers, so the runs that can run complete as they would
     have; a run that fails again is recorded with its error and traceback, as the agent
     engine records it, and the experiment goes on (``--resume`` retries it). Whatever the
-    batched engine cannot do at all (:class:`~sim.experiment.engine.UnsupportedByEngine`)
+    batched engine cannot do at all (:class:`~sim.experiment.replay.UnsupportedByEngine`)
     is raised: the runner chooses the other engine for the whole experiment.
     """
-    from sim.experiment.engine import UnsupportedByEngine
+    from sim.experiment.replay import UnsupportedByEngine
 
     if isinstance(err, UnsupportedByEngine):
         raise err
@@ -176,7 +176,7 @@ _REPLAYS: dict[str, Any] = {}
 
 def _replay_cache(scenario: Scenario) -> Any:
     """This process's replays of the scenario's design points (kept across its chunks)."""
-    from sim.experiment.engine import ReplayCache
+    from sim.experiment.replay import ReplayCache
 
     if _REPLAYS.get("scenario") is scenario:  # the same object, chunk after chunk: no need to hash it again
         return _REPLAYS["cache"]

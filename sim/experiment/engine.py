@@ -10,7 +10,7 @@ how the inputs are prepared:
 
 * **Scheduled events** are the same for every replication of a design point, so they are
   replayed once per point with the model's own :class:`~sim.model.events.EventScheduler`
-  (:func:`replay`): which world is in effect at each step (parameter changes rebuild it), the
+  (:func:`sim.experiment.replay.replay`): which world is in effect at each step (parameter changes rebuild it), the
   border tension each step's events add, the one-off actions each power takes each step. Points
   that differ only where the replay does not look share one replay, their own values patched
   into its worlds for all of them at once (:mod:`sim.experiment.replay_many`).
@@ -32,24 +32,12 @@ from typing import Any
 
 import numpy as np
 
-from sim.experiment.replay import (
-    Plan,
-    PointReplay,
-    ReplayCache,
-    UnsupportedByEngine,
-    build_plan,
-    point_parameters,
-    replay,
-)
+from sim.experiment.replay import PointReplay, ReplayCache, UnsupportedByEngine
 from sim.experiment.replay_many import replay_points
 from sim.model.calendar import format_quarter
 from sim.model.jit import entry
 from sim.model.world import World
 from sim.scenario.load import Scenario
-
-#: The replay's names, still read from here by the rest of the experiment wing.
-__all__ = ["BatchResult", "Plan", "PointReplay", "ReplayCache", "UnsupportedByEngine", "build_plan", "event_table",
-           "point_parameters", "replay", "run_batch"]
 
 
 @dataclass

@@ -57,7 +57,7 @@ def run_agents(payload: Scenario, store: ExperimentStore, todo: list[RunTask], e
 def run_batched(payload: Scenario, store: ExperimentStore, todo: list[RunTask], executor: str, workers: int,
                 scheduler: str | None, state: Session, fallback: bool) -> str:
     """The batched engine: chunks of runs as compiled calls, threads in this process (or Dask tasks)."""
-    from sim.experiment.engine import UnsupportedByEngine
+    from sim.experiment.replay import UnsupportedByEngine
 
     chunks = batch_chunks(payload, todo)
     try:

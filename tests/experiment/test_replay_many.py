@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.experiment import engine
+from sim.experiment import engine, replay
 from sim.experiment.plan import RunTask
 from sim.experiment.replay_many import make_template, replay_paths, replay_points
 from sim.experiment.runner import replication_seeds
@@ -47,15 +47,15 @@ def _sweep_points() -> tuple[object, dict[int, dict]]:
 
 
 def _per_point(scenario, values):  # type: ignore[no-untyped-def]
-    replays = [engine.replay(scenario, values[p]) for p in values]
-    plan, worlds = engine.build_plan(scenario.start, replays)
+    replays = [replay.replay(scenario, values[p]) for p in values]
+    plan, worlds = replay.build_plan(scenario.start, replays)
     return plan, world_table(worlds), replays
 
 
 @pytest.mark.parametrize("points", [_policy_points, _sweep_points])
 def test_tables_and_plans_match_the_per_point_replay(points):
     scenario, values = points()
-    many = replay_points(scenario, engine.ReplayCache(scenario), list(values), values)
+    many = replay_points(scenario, replay.ReplayCache(scenario), list(values), values)
     plan, table, replays = _per_point(scenario, values)
     for d, t in itertools.product(range(len(values)), range(scenario.steps)):
         a, b = many.plan.world[d, t], plan.world[d, t]
