@@ -35,11 +35,15 @@ def chart_workers() -> int:
     text = os.environ.get(WORKERS_VARIABLE, "").strip()
     if text:
         try:
-            return max(0, int(text))
+            number = int(text)
         except ValueError:
+            number = -1
+        if number < 0:
             from sim.errors import InputError
 
-            raise InputError(f"expected a whole number of processes, found {text!r}", key=WORKERS_VARIABLE) from None
+            raise InputError(f"expected a whole number of processes, 0 or more (0: draw in this process), found "
+                             f"{text!r}", key=WORKERS_VARIABLE)
+        return number
     return min(2, max(0, (os.cpu_count() or 1) - 1))
 
 

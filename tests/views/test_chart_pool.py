@@ -86,9 +86,11 @@ def test_the_number_of_drawing_processes_is_read_from_the_environment(monkeypatc
     assert chart_workers() == 0
     monkeypatch.setenv("SIM_CHART_WORKERS", "3")
     assert chart_workers() == 3
-    monkeypatch.setenv("SIM_CHART_WORKERS", "two")
-    with pytest.raises(InputError) as error:
-        chart_workers()
-    assert "SIM_CHART_WORKERS" in str(error.value) and "whole number" in str(error.value)
+    for bad in ("two", "-1"):
+        monkeypatch.setenv("SIM_CHART_WORKERS", bad)
+        with pytest.raises(InputError) as error:
+            chart_workers()
+        message = str(error.value)
+        assert "SIM_CHART_WORKERS" in message and "whole number" in message and bad in message
     monkeypatch.delenv("SIM_CHART_WORKERS")
     assert chart_workers() == min(2, max(0, (os.cpu_count() or 1) - 1))
