@@ -153,8 +153,11 @@ def spin_up_starts(scenario: Scenario, cache: ReplayCache, points: Sequence[int]
             if len(cache.spin_ups) >= SPIN_UPS_KEPT:
                 cache.spin_ups.pop(next(iter(cache.spin_ups)))
             cache.spin_ups[keys[p]] = tuple(a[i] for a in rows)
-    return phases.RunState(*(np.stack(column) for column in zip(*(cache.spin_ups[keys[p]] for p in points),
-                                                                 strict=True)))
+    distinct = list(dict.fromkeys(keys[p] for p in points))  # stacked once each, then copied to their points
+    row = {key: i for i, key in enumerate(distinct)}
+    of_point = np.array([row[keys[p]] for p in points], dtype=np.int64)
+    return phases.RunState(*(np.stack(column)[of_point]
+                             for column in zip(*(cache.spin_ups[key] for key in distinct), strict=True)))
 
 
 def _values_key(values: Mapping[str, Any]) -> Any:
