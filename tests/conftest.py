@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,22 @@ def baseline_runs():
 
     table, events = run_scenario(load_scenario(BASELINE), 20)
     return table, events
+
+
+@pytest.fixture
+def draw_only(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """``draw_only("map")``: the experiments this test runs (``sim run``, ``sim compare``, ``sim charts``, the API)
+    draw only these standard charts; ``draw_only()``: none.
+
+    For tests that check tables, reports or one chart: drawing every standard chart, PNG and SVG, is most of
+    their time. Unlike ``outputs.charts`` in the scenario, this leaves the scenario, its fingerprint and its
+    stored copy as they are. Every chart kind is still drawn and checked: tests/views/test_charts.py.
+    """
+    from sim.views import standard
+
+    every = standard.chart_jobs
+
+    def only(*names: str) -> None:
+        monkeypatch.setattr(standard, "chart_jobs", lambda scenario: [j for j in every(scenario) if j.name in names])
+
+    return only

@@ -19,7 +19,8 @@ def _only_experiment(results: Path) -> Path:
     return folders[0]
 
 
-def test_run_writes_table_chart_and_manifest(tmp_path, capsys):
+def test_run_writes_table_chart_and_manifest(tmp_path, capsys, draw_only):
+    draw_only("overview")  # the chart checked here; tests/views/test_charts.py checks every kind
     assert main(["run", str(BASELINE), "--replications", "2", "--results", str(tmp_path), "--workers", "1"]) == 0
     folder = _only_experiment(tmp_path)
     for name in ("influence.csv", "events.csv", "overview.png", "manifest.json", "runs.csv", "design.csv",
@@ -108,8 +109,9 @@ def test_library_names_work_from_an_empty_folder(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "tmp").exists()
 
 
-def test_new_writes_a_scenario_that_validates_runs_and_redraws(tmp_path, monkeypatch, capsys):
+def test_new_writes_a_scenario_that_validates_runs_and_redraws(tmp_path, monkeypatch, capsys, draw_only):
     monkeypatch.chdir(tmp_path)
+    draw_only("map")  # the chart redrawn below; tests/views/ checks every kind
     assert main(["new", "my-lesson", "--from", "baseline"]) == 0
     assert "wrote" in capsys.readouterr().out
     assert "extends: library:baseline" in (tmp_path / "my-lesson.yaml").read_text()

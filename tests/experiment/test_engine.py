@@ -131,7 +131,8 @@ parameters:
     assert _engine_vs_agents(scenario, tmp_path) == 0.0
 
 
-def test_summary_records_chosen_quarters_and_matches_the_every_step_table(tmp_path):
+def test_summary_records_chosen_quarters_and_matches_the_every_step_table(tmp_path, draw_only):
+    draw_only()  # tables are compared here; tests/views/ checks the charts
     text = (SCENARIOS / "baseline.yaml").read_text().replace("replications: 20", "replications: 4")
     base = _small(tmp_path, text)
     summary = _small(tmp_path, text + "outputs: {record: summary, quarters: [2023Q4]}\n")

@@ -239,7 +239,7 @@ def test_settings_are_checked(client):
     assert client.post("/api/join", content=b"x" * (guards.MAX_BODY + 1)).status_code == 413
 
 
-def test_sim_validate_run_and_compare_accept_a_saved_game(tmp_path, capsys):
+def test_sim_validate_run_and_compare_accept_a_saved_game(tmp_path, capsys, draw_only):
     from sim.cli import main
 
     game = Game(BASELINE, tmp_path / "games", "CMPRE", turn_quarters=4)
@@ -250,6 +250,7 @@ def test_sim_validate_run_and_compare_accept_a_saved_game(tmp_path, capsys):
     results = tmp_path / "results"
     assert main(["validate", str(path)]) == 0
     assert main(["run", str(path), "-r", "2", "--results", str(results), "-q", "--executor", "serial"]) == 0
+    draw_only()  # the game's standard charts were drawn above; the comparison's report draws its own
     assert main(["compare", "baseline", str(path), "-r", "2", "-w", "1", "--results", str(results), "-q"]) == 0
     report = next((results / "compare").glob("*/report.html")).read_text()
     assert "End of period (2019Q4)" in report  # the game's last quarter, shared by both

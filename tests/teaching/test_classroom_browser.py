@@ -19,7 +19,7 @@ from tests.teaching.browser import (
 
 
 @pytest.mark.slow
-def test_a_class_plays_two_turns(tmp_path):
+def test_a_class_plays_two_turns(tmp_path, draw_only):
     need_browser()
     proc, port, key = start_classroom(tmp_path / "games")
     url = f"http://127.0.0.1:{port}/"
@@ -106,4 +106,5 @@ def test_a_class_plays_two_turns(tmp_path):
     from sim.cli import main
 
     assert main(["validate", saved]) == 0
+    draw_only()  # it runs; a saved game's charts are drawn in test_classroom.py
     assert main(["run", saved, "-r", "1", "--results", str(tmp_path / "results"), "-q", "--executor", "serial"]) == 0

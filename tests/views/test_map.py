@@ -156,10 +156,11 @@ def test_small_multiples_draw_one_map_per_scenario(baseline_table, india, tmp_pa
 
 
 # -- wired in ----------------------------------------------------------------------------------------------
-def test_an_experiment_draws_the_map_and_the_comparison_shows_one_per_scenario(tmp_path):
+def test_an_experiment_draws_the_map_and_the_comparison_shows_one_per_scenario(tmp_path, draw_only):
     from sim.analysis.compare import compare
     from sim.experiment.batch import run_experiment
 
+    draw_only("map")  # the chart checked here; tests/views/test_charts.py draws every kind
     for name in ("baseline", "russia-distracted"):
         scenario = load_scenario(ROOT / "scenarios" / f"{name}.yaml")
         result = run_experiment(scenario, results=tmp_path, executor="serial", replications=1, progress=False)
