@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 
 import pytest
 
@@ -222,30 +220,17 @@ def test_a_bad_seed_is_a_clear_error(library):
 
 # -- a real browser -------------------------------------------------------------------------------
 @pytest.mark.slow
-def test_in_a_real_browser_offline_and_accessible(library):
-    from tests.teaching.browser import (
-        accessibility_violations,
-        blocking,
-        browser,
-        free_port,
-        need_browser,
-        only_local,
-        wait_for_port,
-    )
-
-    need_browser()
+def test_in_a_real_browser_offline_and_accessible(dashboard):
+    from tests.teaching.browser import accessibility_violations, blocking, browser, only_local
 
     def scan(page):  # once Solara's kernel-busy bar has gone (listed in docs/teaching.md: it has no name)
         page.locator(".v-progress-linear").first.wait_for(state="hidden", timeout=30_000)
         return blocking(accessibility_violations(page))
 
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "sim", "app", "--port", str(port), "--scenarios", str(library)],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    port, saved = dashboard.port, dashboard.library / "browser-made.yaml"
     outside: list[str] = []
     problems: dict[str, list[str]] = {}
     try:
-        wait_for_port(port, server)
         with browser() as chromium:
             page = chromium.new_page(viewport={"width": 1366, "height": 768})  # a classroom projector
             only_local(page, port, outside)
@@ -314,10 +299,9 @@ def test_in_a_real_browser_offline_and_accessible(library):
             page.get_by_role("button", name="Save as scenario", exact=True).click()
             page.get_by_text("Saved").first.wait_for(timeout=30_000)
             problems["save"] = scan(page)
+        made = load_scenario(saved)
     finally:
-        server.terminate()
-        log = server.communicate(timeout=30)[0]
-    saved = load_scenario(library / "browser-made.yaml")
-    assert saved.parameters.value("powers.china.budget.aid") == 1650, log  # the moved slider was saved
+        saved.unlink(missing_ok=True)  # the shared server's library as it was, for the next test
+    assert made.parameters.value("powers.china.budget.aid") == 1650, dashboard.output()  # the moved slider was saved
     assert not outside, f"the page tried to reach outside hosts: {outside[:5]}"
     assert not any(problems.values()), problems

@@ -1,15 +1,13 @@
 """docs/teaching.md followed step by step in a real browser, at a phone's, a projector's and a wide screen's size.
 
-One dashboard server and one page for the whole module (browser tests are slow). Each step is the
-lesson plan's: when the model changes what a step shows, this test says so and the plan is to be
-rewritten. With ``SIM_SCREENSHOTS=docs/images`` it also writes the screenshots the docs show.
+One page for the whole module, on the test process's dashboard server (tests/teaching/conftest.py; browser
+tests are slow). Each step is the lesson plan's: when the model changes what a step shows, this test says so
+and the plan is to be rewritten. With ``SIM_SCREENSHOTS=docs/images`` it also writes the screenshots the docs show.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,15 +17,7 @@ import pytest
 pytest.importorskip("solara", reason="the dashboard needs the [app] extra")
 
 from tests.conftest import ROOT
-from tests.teaching.browser import (
-    accessibility_violations,
-    blocking,
-    browser,
-    free_port,
-    need_browser,
-    only_local,
-    wait_for_port,
-)
+from tests.teaching.browser import accessibility_violations, blocking, browser, only_local
 
 pytestmark = pytest.mark.slow
 
@@ -37,24 +27,16 @@ LESSON = ROOT / "docs" / "teaching.md"
 
 
 @pytest.fixture(scope="module")
-def page() -> Iterator[Any]:
+def page(dashboard) -> Iterator[Any]:
     """The dashboard on the library's baseline, in one browser page, offline (every outside request refused)."""
-    need_browser()
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "sim", "app", "--port", str(port), "--scenarios",
-                               str(ROOT / "scenarios")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    port = dashboard.port
     outside: list[str] = []
-    try:
-        wait_for_port(port, server)
-        with browser() as chromium:
-            tab = chromium.new_page(viewport=dict(zip(("width", "height"), SIZES["projector"])))
-            only_local(tab, port, outside)
-            tab.goto(f"http://127.0.0.1:{port}/", timeout=60_000)
-            tab.get_by_text("Who leads each state").first.wait_for(timeout=60_000)
-            yield tab
-    finally:
-        server.terminate()
-        server.communicate(timeout=30)
+    with browser() as chromium:
+        tab = chromium.new_page(viewport=dict(zip(("width", "height"), SIZES["projector"])))
+        only_local(tab, port, outside)
+        tab.goto(f"http://127.0.0.1:{port}/", timeout=60_000)
+        tab.get_by_text("Who leads each state").first.wait_for(timeout=60_000)
+        yield tab
     assert not outside, f"the page tried to reach outside hosts: {outside[:5]}"
 
 
