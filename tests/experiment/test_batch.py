@@ -261,10 +261,16 @@ def test_a_real_interrupt_or_kill_leaves_a_resumable_experiment(tmp_path, sig, c
     scenario = _scenario(tmp_path, replications=60)  # 120 runs
     results = tmp_path / "r"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    # the agent engine on two worker processes: the path whose workers must stop with their parent
-    proc = subprocess.Popen(_sim("run", str(scenario), "--results", str(results), "--workers", "2",
-                                 "--engine", "agents"),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # the agent engine on two worker processes: the path whose workers must stop with their parent. A child
+    # inherits an ignored Ctrl-C (a suite a shell started in the background ignores SIGINT, and so would `sim
+    # run`): with a handler here, the child starts with the default, as from a terminal.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(_sim("run", str(scenario), "--results", str(results), "--workers", "2",
+                                     "--engine", "agents"),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     _wait_for_records(results / "small", 16, proc)
     proc.send_signal(sig)
     _out, err = proc.communicate(timeout=60)
