@@ -178,16 +178,14 @@ def _spun_up(scenario: Scenario, replayed: Any, threads: int) -> Any:
     """The starts (a RunState with a first axis over ``replayed``'s points) after each point's spin-up."""
     from sim.model import step as phases
 
-    U = len(replayed.spin)
     P, S, C = replayed.table.priority.shape[1:]
-    Q, L = P + 1, replayed.table.arms_kernel.shape[1]
-    starts = phases.RunState(np.zeros((U, P, S, C)), np.zeros((U, P, S, C)), np.zeros((U, S)), np.zeros((U, S, C)),
-                             np.zeros((U, Q, S)), np.zeros((U, Q, S, L)), np.zeros((U, 4), dtype=np.uint64))
-    _spin_up(replayed.table, replayed, replayed.plan.step_quarters, scenario.start, starts, threads)
+    one = phases.run_state(P, S, C, replayed.table.arms_kernel.shape[1])  # the layout of one run's state
+    starts = phases.RunState(*(np.zeros((len(replayed.spin), *a.shape), dtype=a.dtype) for a in one))
+    _spin_up(replayed, scenario.start, starts, threads)
     return starts
 
 
-def _spin_up(table: Any, replayed: Any, step_quarters: np.ndarray, start: int, starts: Any, threads: int) -> None:
+def _spin_up(replayed: Any, start: int, starts: Any, threads: int) -> None:
     """Each point's spin-up into ``starts``, on the world before any event; ``threads`` threads share the points.
 
     One spin-up per design point: with a point per run (a policy search) it costs as much as the runs,
@@ -201,8 +199,8 @@ def _spin_up(table: Any, replayed: Any, step_quarters: np.ndarray, start: int, s
 
     def part(i: int) -> None:
         lo, hi = bounds[i], bounds[i + 1]
-        phases.spin_up_points(table, replayed.first_world[lo:hi], step_quarters[lo:hi], replayed.spin[lo:hi], start,
-                              phases.RunState(*(a[lo:hi] for a in starts)))
+        phases.spin_up_points(replayed.table, replayed.first_world[lo:hi], replayed.plan.step_quarters[lo:hi],
+                              replayed.spin[lo:hi], start, phases.RunState(*(a[lo:hi] for a in starts)))
 
     if threads == 1:
         part(0)

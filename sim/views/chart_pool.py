@@ -34,16 +34,12 @@ def chart_workers() -> int:
     """Drawing processes to start: ``SIM_CHART_WORKERS``, or one fewer than the cores (at most 2)."""
     text = os.environ.get(WORKERS_VARIABLE, "").strip()
     if text:
-        try:
-            number = int(text)
-        except ValueError:
-            number = -1
-        if number < 0:
+        if not text.isdecimal():
             from sim.errors import InputError
 
             raise InputError(f"expected a whole number of processes, 0 or more (0: draw in this process), found "
                              f"{text!r}", key=WORKERS_VARIABLE)
-        return number
+        return int(text)
     return min(2, max(0, (os.cpu_count() or 1) - 1))
 
 
